@@ -1,0 +1,138 @@
+"""`spc`: one command line with subcommands over the headless engine.
+
+Bad input never shows a traceback: scenario problems print as FILE:LINE:COL lines and bad arguments
+as one line, both with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from simulator.errors import ScenarioError, UsageError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from simulator.graph.compiler import compile_file
+
+    failed = 0
+    for file in args.files:
+        try:
+            model = compile_file(file)
+        except ScenarioError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            continue
+        kinds = {"reinforcing": 0, "balancing": 0, "undetermined": 0}
+        for loop in model.loops:
+            kinds[loop.polarity] += 1
+        sc = model.scenario
+        print(
+            f"{file}: ok: {len(sc.network.nodes)} nodes, {len(sc.network.links)} links, "
+            f"{len(model.loops)} loops ({kinds['reinforcing']} reinforcing, {kinds['balancing']} balancing"
+            + (f", {kinds['undetermined']} undetermined" if kinds["undetermined"] else "")
+            + f"), {len(sc.strategy_names())} strategies"
+        )
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from simulator.graph.compiler import compile_file
+    from simulator.graph.render import to_dot, to_mermaid
+
+    model = compile_file(args.file)
+    print(to_mermaid(model) if args.format == "mermaid" else to_dot(model))
+    if args.loops:
+        for loop in model.loops:
+            print(f"%% {loop.polarity}: {loop.label}" if args.format == "mermaid" else f"// {loop.polarity}: {loop.label}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from simulator.scenario.schema import json_schema_text
+
+    sys.stdout.write(json_schema_text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from simulator import __version__
+
+    parser = _Parser(prog="spc", description="Service-profit-chain simulator: run strategy maps, compare CRM strategies.")
+    parser.add_argument("--version", action="version", version=f"spc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check scenario files and summarise their networks")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("graph", help="print the causal map (Mermaid or Graphviz DOT)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    p.add_argument("--loops", action="store_true", help="also list feedback loops as comments")
+    p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    p.set_defaults(func=cmd_schema)
+
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands that live in their own modules (kept out of this file to keep it small)."""
+    from simulator import cli_run
+
+    return [cli_run.register]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        return int(args.func(args) or 0)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug in spc, not bad input: still one line unless asked for more
+        if os.environ.get("SPC_DEBUG"):
+            raise
+        print(f"spc: internal error: {type(exc).__name__}: {exc} (set SPC_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+def existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.exists():
+        raise UsageError(f"no such file: {value}")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

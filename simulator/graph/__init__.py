@@ -1,0 +1,1 @@
+"""The causal network: link functions, the compiler and the per-step evaluator."""

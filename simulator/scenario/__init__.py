@@ -1,0 +1,1 @@
+"""Scenario files: pydantic models, the YAML loader with positions, `extends:` merging, JSON Schema."""

@@ -1,0 +1,286 @@
+"""Scenario files in, a validated frozen `Scenario` out, or a `ScenarioError` listing every problem.
+
+Stages: read YAML with positions -> resolve `extends:` (deep merge; lists of named items merge by name)
+-> pydantic validation -> cross-reference checks. Every problem is reported as FILE:LINE:COL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from simulator.errors import Problem, ScenarioError, closest
+from simulator.ports import WRITTEN_PORTS
+from simulator.scenario.models import SEGMENT_PARAMETERS, Scenario
+from simulator.scenario.yamlsource import Located, read_located
+
+MAX_EXTENDS_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A valid scenario with where it came from and a content hash of its merged data."""
+
+    scenario: Scenario
+    path: Path
+    data: dict[str, Any]
+    positions: dict[tuple, tuple[str, int, int]]
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.data)
+
+    def position(self, path: tuple) -> tuple[str, int, int]:
+        return locate(self.positions, path, str(self.path))
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    blob = json.dumps({k: v for k, v in data.items() if k != "extends"}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def locate(positions: dict[tuple, tuple[str, int, int]], path: tuple, default_file: str) -> tuple[str, int, int]:
+    """Position of the deepest known prefix of `path`."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in positions:
+            return positions[path[:end]]
+    return (default_file, 1, 1)
+
+
+def _merge(base: Located, over: Located) -> Located:
+    """Deep merge: mappings by key, lists of named mappings by name, anything else replaced."""
+    if isinstance(base.value, dict) and isinstance(over.value, dict):
+        merged = dict(base.value)
+        key_pos = dict(base.key_positions)
+        for key, child in over.value.items():
+            merged[key] = _merge(base.value[key], child) if key in base.value else child
+            key_pos[key] = over.key_positions.get(key, (child.file, child.line, child.col))
+        return Located(merged, over.file, over.line, over.col, key_pos)
+    if isinstance(base.value, list) and isinstance(over.value, list) and _named(base.value) and _named(over.value):
+        by_name = {_name_of(item): i for i, item in enumerate(base.value)}
+        items = list(base.value)
+        for item in over.value:
+            name = _name_of(item)
+            if name in by_name:
+                items[by_name[name]] = _merge(items[by_name[name]], item)
+            else:
+                items.append(item)
+        return Located(items, over.file, over.line, over.col)
+    return over
+
+
+def _named(items: list[Located]) -> bool:
+    return bool(items) and all(isinstance(i.value, dict) and "name" in i.value for i in items)
+
+
+def _name_of(item: Located) -> Any:
+    return item.value["name"].value
+
+
+def _resolve(path: Path, chain: tuple[Path, ...]) -> Located:
+    tree = read_located(path)
+    extends = tree.value.get("extends")
+    if extends is None:
+        return tree
+    if not isinstance(extends.value, str) or not extends.value:
+        raise ScenarioError([Problem(str(path), extends.line, extends.col, "'extends' must be a file path",
+                                     "for example extends: service_profit_chain.yaml")])
+    base_path = (path.parent / extends.value).resolve()
+    if base_path in chain or base_path == path.resolve():
+        cycle = " -> ".join(p.name for p in (*chain, path.resolve(), base_path))
+        raise ScenarioError([Problem(str(path), extends.line, extends.col, f"'extends' cycle: {cycle}",
+                                     "a scenario cannot extend itself, directly or through others")])
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError([Problem(str(path), extends.line, extends.col, "'extends' chain is too deep")])
+    if not base_path.is_file():
+        raise ScenarioError([Problem(str(path), extends.line, extends.col, f"base scenario not found: {extends.value}",
+                                     f"the path is relative to {path.parent}")])
+    base = _resolve(base_path, (*chain, path.resolve()))
+    return _merge(base, tree)
+
+
+def load(path: str | Path) -> LoadedScenario:
+    """Load, merge, validate and cross-check one scenario file."""
+    path = Path(path)
+    tree = _resolve(path, ())
+    data = tree.plain()
+    positions = tree.positions()
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_validation_problems(exc, positions, str(path))) from None
+    problems = cross_check(scenario, positions, str(path))
+    if problems:
+        raise ScenarioError(problems)
+    return LoadedScenario(scenario, path, data, positions)
+
+
+def load_data(data: dict[str, Any], name: str = "<scenario>") -> Scenario:
+    """Validate an in-memory scenario (used by sweeps and the TUI); errors carry no line numbers."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_validation_problems(exc, {}, name)) from None
+    problems = cross_check(scenario, {}, name)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the mapping at `loc` (for 'did you mean' on unknown keys)."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            field = next((f for f in model.model_fields.values() if f.alias == part), None) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        model = _inner_model(annotation)
+        if model is None:
+            return None
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _validation_problems(exc: ValidationError, positions: dict, file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tuple["))))
+        f, line, col = locate(positions, loc, file)
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        kind = err["type"]
+        hint = ""
+        if kind == "extra_forbidden":
+            key = loc[-1] if loc else "?"
+            owner = _model_at(loc[:-1])
+            hint = closest(str(key), _field_names(owner)) if owner else ""
+            if not hint and owner:
+                hint = "allowed keys: " + ", ".join(_field_names(owner))
+            message = f"unknown key '{key}' in {'.'.join(str(p) for p in loc[:-1]) or 'the top level'}"
+        elif kind == "missing":
+            message = f"missing required key '{loc[-1]}'" + (f" in {'.'.join(str(p) for p in loc[:-1])}" if len(loc) > 1 else "")
+        else:
+            got = err.get("input")
+            shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+            msg = err["msg"].removeprefix("Value error, ")
+            message = f"{where}: {msg} (got {shown})"
+            if kind in {"float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"}:
+                hint = "write a plain number, e.g. 0.25"
+            elif kind == "finite_number":
+                hint = "NaN and infinity are not allowed"
+            elif kind in {"greater_than_equal", "greater_than"}:
+                hint = "rates, counts and costs cannot be negative"
+        problems.append(Problem(f, line, col, message, hint))
+    return problems
+
+
+def cross_check(scenario: Scenario, positions: dict, file: str) -> list[Problem]:
+    """References between parts of the file: nodes, links, levers, segments, initiatives, KPIs."""
+    problems: list[Problem] = []
+
+    def add(path: tuple, message: str, hint: str = "") -> None:
+        f, line, col = locate(positions, path, file)
+        problems.append(Problem(f, line, col, message, hint))
+
+    nodes = scenario.network.nodes
+    names: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        if node.name in names:
+            add(("network", "nodes", i, "name"), f"duplicate node name '{node.name}'",
+                f"first defined as node {names[node.name] + 1}; rename one of them")
+        else:
+            names[node.name] = i
+        if node.kind == "measure" and node.name not in WRITTEN_PORTS:
+            add(("network", "nodes", i, "name"), f"measure node '{node.name}' is not a port the engine writes",
+                closest(node.name, WRITTEN_PORTS) or "written ports: " + ", ".join(WRITTEN_PORTS))
+        if node.kind in ("lever", "auxiliary", "stock"):
+            lo, hi = node.min, node.max
+            start = node.initial if node.initial is not None else node.reference
+            if (lo is not None and start < lo) or (hi is not None and start > hi):
+                add(("network", "nodes", i, "reference"), f"node '{node.name}' starts at {start}, outside its bounds [{lo}, {hi}]")
+    seen_links: dict[str, int] = {}
+    for i, link in enumerate(scenario.network.links):
+        for end, key in ((link.source, "from"), (link.target, "to")):
+            if end not in names:
+                add(("network", "links", i, key), f"link {link.id}: unknown node '{end}'",
+                    closest(end, names) or "declare it under network.nodes")
+        target = scenario.node(link.target)
+        if target is not None and target.kind in ("lever", "measure"):
+            add(("network", "links", i, "to"), f"link {link.id}: a {target.kind} cannot be the target of a link",
+                "levers are set by initiatives; measures are written by the engine")
+        if link.id in seen_links:
+            add(("network", "links", i), f"duplicate link {link.id}", "merge the two effects into one link")
+        seen_links[link.id] = i
+        if link.form == "elasticity":
+            source = scenario.node(link.source)
+            if source is not None and source.reference == 0:
+                add(("network", "links", i, "form"), f"link {link.id}: elasticity needs a non-zero reference on '{link.source}'",
+                    "use form 'linear' for a source whose reference is 0")
+            if target is not None and target.reference == 0:
+                add(("network", "links", i, "form"), f"link {link.id}: elasticity needs a non-zero reference on '{link.target}'",
+                    "use form 'linear' for a target whose reference is 0")
+    levers = [n.name for n in nodes if n.kind == "lever"]
+    segments = [s.name for s in scenario.segments]
+    for i, ini in enumerate(scenario.initiatives):
+        for j, eff in enumerate(ini.effects):
+            base = ("initiatives", i, "effects", j)
+            if eff.lever is not None and eff.lever not in levers:
+                add(base + ("lever",), f"initiative '{ini.name}': '{eff.lever}' is not a lever",
+                    closest(eff.lever, levers) or "declare a node of kind lever")
+            if eff.link is not None and eff.link not in seen_links:
+                add(base + ("link",), f"initiative '{ini.name}': unknown link '{eff.link}'",
+                    closest(eff.link, seen_links) or "links are written 'from->to'")
+            if eff.segment is not None:
+                if eff.segment not in segments:
+                    add(base + ("segment",), f"initiative '{ini.name}': unknown segment '{eff.segment}'",
+                        closest(eff.segment, segments))
+                if eff.parameter not in SEGMENT_PARAMETERS:
+                    add(base + ("parameter",), f"initiative '{ini.name}': '{eff.parameter}' is not a segment parameter",
+                        closest(str(eff.parameter), SEGMENT_PARAMETERS) or "one of: " + ", ".join(SEGMENT_PARAMETERS))
+    initiative_names = [i.name for i in scenario.initiatives]
+    for i, strategy in enumerate(scenario.strategies):
+        if strategy.name == "baseline" and strategy.initiatives:
+            add(("strategies", i, "name"), "'baseline' is reserved for the run with no initiative",
+                "give this strategy another name")
+        for j, name in enumerate(strategy.initiatives):
+            if name not in initiative_names:
+                add(("strategies", i, "initiatives", j), f"strategy '{strategy.name}': unknown initiative '{name}'",
+                    closest(name, initiative_names))
+    for i, act in enumerate(scenario.activities):
+        for j, seg in enumerate(act.segments or []):
+            if seg not in segments:
+                add(("activities", i, "segments", j), f"activity '{act.name}': unknown segment '{seg}'", closest(seg, segments))
+    from simulator.results import metric_names  # late import: results knows the output columns
+
+    metrics = metric_names(scenario)
+    for p, persp in enumerate(scenario.scorecard.perspectives):
+        for o, obj in enumerate(persp.objectives):
+            for k, kpi in enumerate(obj.kpis):
+                if kpi.metric not in metrics:
+                    add(("scorecard", "perspectives", p, "objectives", o, "kpis", k, "metric"),
+                        f"KPI '{kpi.name}': unknown metric '{kpi.metric}'", closest(kpi.metric, metrics) or "see the README's metric list")
+    if scenario.metadata.step_days > scenario.metadata.period_days:
+        add(("metadata", "step_days"), "step_days is longer than a reporting period", "use a step of at most period_days")
+    return problems

@@ -1,0 +1,1 @@
+"""Textual terminal UI for the service-profit-chain simulator (imports only `simulator`'s public API)."""
