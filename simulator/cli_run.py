@@ -1,9 +1,161 @@
-"""`spc run`: placeholder registration until the engine lands (filled in by the engine change)."""
+"""`spc run FILE`: simulate every strategy over replications and print the comparison."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator.errors import UsageError
+from simulator.results import SUMMARY_METRICS
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+    return number
+
+
+def _seed(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if not 0 <= number < 2**63:
+        raise argparse.ArgumentTypeError("a seed is a whole number from 0 to 2**63-1")
+    return number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    p = sub.add_parser("run", help="simulate every strategy and print the comparison")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--strategies", help="comma-separated strategy names (default: all; baseline always runs)")
+    p.add_argument("--replications", type=_positive_int, help="replications per strategy (default: the file's run.replications)")
+    p.add_argument("--seed", type=_seed, help="random seed (default: the file's run.seed)")
+    p.add_argument("--months", type=_positive_int, help="horizon in months (default: the file's metadata.horizon_months)")
+    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--out", metavar="DIR", help="write timeseries.parquet, customers.parquet, summary.csv, run.json")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.set_defaults(func=cmd_run)
+
+
+def run_document(loaded, result, summary: pd.DataFrame) -> dict[str, Any]:
+    from simulator import __version__
+
+    strategies: dict[str, Any] = {}
+    for strategy in result.strategies:
+        rows = summary[summary["strategy"] == strategy]
+        strategies[strategy] = {
+            r.metric: {"mean": _num(r.mean), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high)}
+            for r in rows.itertuples()
+        }
+    return {
+        "scenario": {"name": loaded.scenario.metadata.name, "file": str(loaded.path), "hash": loaded.content_hash},
+        "seed": result.seed,
+        "replications": result.replications,
+        "months": result.months,
+        "version": __version__,
+        "currency": loaded.scenario.metadata.currency,
+        "strategies": strategies,
+    }
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from simulator.analysis.summary import summary_frame
+    from simulator.experiment import resolve_strategies
+    from simulator.graph.compiler import compile_loaded
+    from simulator.scenario.loader import load
+
+    if not Path(args.file).exists():
+        raise UsageError(f"no such file: {args.file}")
+    loaded = load(args.file)
+    model = compile_loaded(loaded)
+    requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
+    strategies = resolve_strategies(loaded.scenario, requested)
+    reps = args.replications or loaded.scenario.run.replications
+    result = _run_with_progress(model, strategies, reps, args, quiet=args.json)
+    summary = summary_frame(result.timeseries, result.strategies)
+    document = run_document(loaded, result, summary)
+    if args.out:
+        from simulator.export import write_run
+
+        write_run(Path(args.out), result, summary, document)
+    if args.json:
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_tables(loaded.scenario, result, summary)
+        if args.out:
+            print(f"wrote {args.out}/timeseries.parquet, customers.parquet, summary.csv, run.json")
+    return 0
+
+
+def _run_with_progress(model, strategies, reps, args, quiet: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from simulator.experiment import run_experiment
+
+    kwargs = dict(strategies=strategies, replications=reps, seed=args.seed, months=args.months, workers=args.workers)
+    if quiet or not sys.stderr.isatty():
+        return run_experiment(model, **kwargs)
+    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        job = bar.add_task("runs", total=len(strategies) * reps)
+        return run_experiment(model, progress=lambda done, total: bar.update(job, completed=done), **kwargs)
+
+
+def _fmt(metric: str, mean: float, lo: float, hi: float, currency: str) -> str:
+    half = (hi - lo) / 2
+    if metric in ("npv", "cumulative_revenue"):
+        return f"{_money(mean)} ± {_money(half)}"
+    if metric == "active_customers":
+        return f"{mean:,.0f} ± {half:,.0f}"
+    if metric == "employee_turnover":
+        return f"{mean:.1%} ± {half:.1%}"
+    return f"{mean:.2f} ± {half:.2f}"
+
+
+def _money(x: float) -> str:
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:,.{1 if abs(x) < 100 * size else 0}f}{suffix}"
+    return f"{x:,.0f}"
+
+
+def print_tables(scenario, result, summary: pd.DataFrame) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    currency = scenario.metadata.currency
+    table = Table(title=f"{scenario.metadata.name}: {result.months} months, {result.replications} replications, "
+                        f"seed {result.seed}; money in {currency}; mean ± 95% CI")
+    table.add_column("strategy", style="bold")
+    for label in SUMMARY_METRICS.values():
+        table.add_column(label, justify="right")
+    for strategy in result.strategies:
+        rows = summary[summary["strategy"] == strategy].set_index("metric")
+        table.add_row(strategy, *(_fmt(m, rows.at[m, "mean"], rows.at[m, "ci_low"], rows.at[m, "ci_high"], currency)
+                                  for m in SUMMARY_METRICS))
+    console.print(table)

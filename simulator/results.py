@@ -17,9 +17,9 @@ ID_COLUMNS: tuple[str, ...] = ("strategy", "replication", "period")
 LEVELS: tuple[str, ...] = (
     "headcount", "productive_fte", "active_customers", "customer_satisfaction", "nps", "contacts_waiting",
 )
-RATES: tuple[str, ...] = ("utilisation", "mean_wait_minutes", "abandonment_rate")
+RATES: tuple[str, ...] = ("utilisation", "mean_wait_minutes", "abandonment_rate", "mean_queue_length")
 FLOWS: tuple[str, ...] = (
-    "contacts_arrived", "contacts_served", "contacts_abandoned", "customers_won", "customers_lost",
+    "contacts_arrived", "contacts_served", "contacts_abandoned", "contacts_delayed", "queue_minutes", "customers_won", "customers_lost",
     "employee_quits", "hires", "purchases",
 )
 MONEY: tuple[str, ...] = (
@@ -39,10 +39,10 @@ LEDGER_COLUMNS: tuple[str, ...] = (
 
 SUMMARY_METRICS: dict[str, str] = {
     "npv": "NPV of profit",
-    "cumulative_revenue": "Cumulative revenue",
-    "active_customers": "Active customers (end)",
-    "employee_turnover": "Employee turnover (per year)",
-    "customer_satisfaction": "Mean customer satisfaction",
+    "cumulative_revenue": "Revenue (cum.)",
+    "active_customers": "Customers (end)",
+    "employee_turnover": "Staff turnover/yr",
+    "customer_satisfaction": "Satisfaction 0-10",
 }
 """The figures `spc run` prints per strategy, keyed as they appear in JSON and summary.csv."""
 

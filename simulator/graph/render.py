@@ -58,7 +58,8 @@ def to_dot(model: CompiledModel) -> str:
     g = model.graph
     groups = kpi_perspectives(model)
     shapes = {"lever": "parallelogram", "stock": "box3d", "measure": "hexagon", "engine": "ellipse", "auxiliary": "box"}
-    lines = [f'digraph "{model.scenario.metadata.name}" {{', "  rankdir=LR;", "  node [fontname=Helvetica];"]
+    graph_name = model.scenario.metadata.name.replace("\\", "\\\\").replace('"', '\\"')
+    lines = [f'digraph "{graph_name}" {{', "  rankdir=LR;", "  node [fontname=Helvetica];"]
     for persp, title in PERSPECTIVE_TITLES.items():
         members = [n for n in g if groups.get(n) == persp]
         if members:

@@ -75,7 +75,9 @@ def _merge(base: Located, over: Located) -> Located:
 
 
 def _named(items: list[Located]) -> bool:
-    return bool(items) and all(isinstance(i.value, dict) and "name" in i.value for i in items)
+    return bool(items) and all(
+        isinstance(i.value, dict) and "name" in i.value and isinstance(i.value["name"].value, str) for i in items
+    )
 
 
 def _name_of(item: Located) -> Any:
@@ -90,6 +92,8 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> Located:
     if not isinstance(extends.value, str) or not extends.value:
         raise ScenarioError([Problem(str(path), extends.line, extends.col, "'extends' must be a file path",
                                      "for example extends: service_profit_chain.yaml")])
+    if "\0" in extends.value:
+        raise ScenarioError([Problem(str(path), extends.line, extends.col, "'extends' path contains a NUL character")])
     base_path = (path.parent / extends.value).resolve()
     if base_path in chain or base_path == path.resolve():
         cycle = " -> ".join(p.name for p in (*chain, path.resolve(), base_path))
@@ -184,6 +188,7 @@ def _validation_problems(exc: ValidationError, positions: dict, file: str) -> li
         else:
             got = err.get("input")
             shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
             msg = err["msg"].removeprefix("Value error, ")
             message = f"{where}: {msg} (got {shown})"
             if kind in {"float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"}:
@@ -235,12 +240,12 @@ def cross_check(scenario: Scenario, positions: dict, file: str) -> list[Problem]
         seen_links[link.id] = i
         if link.form == "elasticity":
             source = scenario.node(link.source)
-            if source is not None and source.reference == 0:
-                add(("network", "links", i, "form"), f"link {link.id}: elasticity needs a non-zero reference on '{link.source}'",
-                    "use form 'linear' for a source whose reference is 0")
-            if target is not None and target.reference == 0:
-                add(("network", "links", i, "form"), f"link {link.id}: elasticity needs a non-zero reference on '{link.target}'",
-                    "use form 'linear' for a target whose reference is 0")
+            if source is not None and source.reference <= 0:
+                add(("network", "links", i, "form"), f"link {link.id}: elasticity needs a positive reference on '{link.source}'",
+                    "use form 'linear' for a source whose reference is 0 or negative")
+            if target is not None and target.reference <= 0:
+                add(("network", "links", i, "form"), f"link {link.id}: elasticity needs a positive reference on '{link.target}'",
+                    "use form 'linear' for a target whose reference is 0 or negative")
     levers = [n.name for n in nodes if n.kind == "lever"]
     segments = [s.name for s in scenario.segments]
     for i, ini in enumerate(scenario.initiatives):

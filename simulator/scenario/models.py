@@ -59,6 +59,9 @@ class Service(Strict):
     """How one contact turns into an experience score and a customer's satisfaction."""
 
     experience_noise: NonNeg = Field(1.0, description="Std. dev. of a contact's experience score")
+    disposition_spread: NonNeg = Field(
+        1.2, description="Std. dev. of customers' lasting personal offset to every experience (how they rate)"
+    )
     wait_penalty_per_minute: NonNeg = Field(0.08, description="Experience points lost per minute waited")
     abandonment_penalty: NonNeg = Field(3.0, description="Experience points lost when a contact abandons")
     satisfaction_smoothing: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(

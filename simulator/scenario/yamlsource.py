@@ -62,7 +62,7 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int = 0) -> int
     if key in memo:
         return memo[key]
     if depth > 200:
-        return MAX_EXPANDED_NODES + 1
+        raise RecursionError("YAML nested deeper than 200 levels")  # reported as 'nested too deeply'
     memo[key] = MAX_EXPANDED_NODES + 1  # a recursive alias counts as unbounded
     if isinstance(node, yaml.MappingNode):
         size = 1 + sum(_expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1) for k, v in node.value)
@@ -78,8 +78,13 @@ class _Builder(yaml.SafeLoader):
     """SafeLoader that turns composed nodes into Located trees."""
 
 
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
 def _to_located(node: yaml.Node, file: str, constructor: yaml.SafeLoader) -> Located:
     mark = node.start_mark
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        raise _problem(file, mark, f"YAML tag '{node.tag}' is not allowed in scenario files", "remove the tag")
     if isinstance(node, yaml.MappingNode):
         constructor.flatten_mapping(node)
         items: dict[str, Located] = {}
@@ -137,5 +142,7 @@ def read_located(path: Path) -> Located:
         raise _problem(file, mark, message, "check indentation, colons and quotes") from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError([Problem(file, 1, 1, "YAML is nested too deeply", "a scenario nests a few levels")]) from None
     finally:
         loader.dispose()

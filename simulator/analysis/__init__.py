@@ -1,0 +1,1 @@
+"""Analysis: pure functions over result frames, shared by the CLI, the TUI and reports."""

@@ -1,0 +1,406 @@
+"""One run: one strategy, one replication. SimPy owns the calendar; hot per-step work is vectorised.
+
+Processes on the SimPy calendar:
+  * `calendar`   network steps every `step_days`, cut at period ends so each period's flows are exact;
+                 each step serves that step's contacts, then closes the period when one ends.
+  * `vacancy`    one per open position: hiring lag, then a new hire who ramps up over `ramp_days`.
+  * `initiative` one per initiative of the strategy: logs its start and stop on the calendar.
+The clock counts service days: a day holds `minutes_per_day` minutes of counter time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from simulator.engine.customers import CustomerBase
+from simulator.engine.policy import Policy
+from simulator.engine.rng import Streams
+from simulator.engine.service import FCFSServers
+from simulator.graph.compiler import CompiledModel
+from simulator.graph.network import NetworkState
+from simulator.ports import READ_PORTS
+from simulator.results import ENGINE_METRICS
+from simulator.scenario.models import SEGMENT_PARAMETERS
+
+YEAR_DAYS = 365.25
+
+
+@dataclass
+class RunOutput:
+    """Raw output of one run: per-period metric arrays, the customer ledger, and the calendar's log."""
+
+    strategy: str
+    replication: int
+    periods: dict[str, np.ndarray]
+    ledger: dict[str, np.ndarray]
+    events: list[tuple[float, str]]
+
+
+class Workforce:
+    """Employees as a list of hire days (tens of people: a list is the right size of tool)."""
+
+    def __init__(self, headcount: int, ramp_days: float):
+        self.hire_days: list[float] = [-math.inf] * headcount
+        self.ramp_days = ramp_days
+        self.pipeline = 0
+
+    @property
+    def headcount(self) -> int:
+        return len(self.hire_days)
+
+    def productive_fte(self, now: float) -> float:
+        if self.ramp_days <= 0:
+            return float(self.headcount)
+        return float(sum(min(1.0, max(0.0, (now - h) / self.ramp_days)) for h in self.hire_days))
+
+
+class Simulation:
+    """State and processes of one run."""
+
+    def __init__(self, model: CompiledModel, strategy: str, replication: int, seed: int, months: int | None = None):
+        self.model = model
+        sc = model.scenario
+        self.sc = sc
+        self.strategy = strategy
+        self.replication = replication
+        self.meta = sc.metadata
+        self.P = sc.metadata.period_days
+        self.n_periods = int(months if months is not None else sc.metadata.horizon_months)
+        self.horizon = self.n_periods * self.P
+        self.rng = Streams.for_replication(seed, replication)
+        self.policy = Policy.for_strategy(sc, strategy)
+        self.network = NetworkState(model)
+        self.env = simpy.Environment()
+        emp = sc.employees
+        self.staff = Workforce(emp.headcount, emp.ramp_days)
+        self.servers = FCFSServers(self._servers_for(self.staff.productive_fte(0.0)))
+        self.customers = CustomerBase(sc, self.rng)
+        self.segment_names = [s.name for s in sc.segments]
+        # capacity cost rate (time-driven ABC): cost of capacity supplied / practical capacity, per minute
+        self.minute_rate = emp.annual_salary / (YEAR_DAYS * emp.minutes_per_day * emp.practical_capacity)
+        self.references = {n.name: n.reference for n in sc.network.nodes if n.kind == "lever"}
+        self.base_effects = {link.id: link.effect for link in sc.network.links}
+        self.ports = self._port_defaults()
+        self.events: list[tuple[float, str]] = []
+        self.observed: dict[str, float] = {}
+        self.pending_arrival = np.empty(0)
+        self.pending_exit = np.empty(0)
+        self.queue_time_next = 0.0
+        self.node_names = [n.name for n in sc.network.nodes]
+        columns = [c for c in ENGINE_METRICS if c not in ("employee_turnover", "cumulative_profit", "npv")]
+        self.acc = {c: np.zeros(self.n_periods + 1) for c in columns + ["busy_days", "server_days", "wait_days",
+                                                                        "queue_time", "headcount_days"]}
+        self.node_values = {name: np.zeros(self.n_periods) for name in self.node_names}
+        self.levels = {c: np.zeros(self.n_periods) for c in ("headcount", "productive_fte", "active_customers",
+                                                             "customer_satisfaction", "nps", "contacts_waiting")}
+
+    # ---- ports -------------------------------------------------------------------------------------------
+    def _port_defaults(self) -> dict[str, float]:
+        emp = self.sc.employees
+        defaults = {"employee_quit_rate": emp.annual_quit_rate, "headcount_target": float(emp.headcount),
+                    "service_quality": 7.0, "handle_time_factor": 1.0, "churn_hazard_factor": 1.0,
+                    "contact_frequency_factor": 1.0, "acquisition_factor": 1.0, "referral_rate": 0.0,
+                    "price_index": 1.0}
+        assert set(defaults) == set(READ_PORTS), "every read port needs a default"
+        return defaults
+
+    def _read_ports(self, values: dict[str, float]) -> None:
+        for name in self.model.ports_read:
+            self.ports[name] = values[name]
+
+    def _servers_for(self, fte: float) -> int:
+        return int(round(fte * self.sc.employees.service_share))
+
+    def _period_of(self, times: np.ndarray) -> np.ndarray:
+        return np.minimum((times / self.P).astype(np.int64), self.n_periods)
+
+    # ---- processes --------------------------------------------------------------------------------------
+    def run(self) -> RunOutput:
+        for ini in self.policy.initiatives:
+            self.env.process(self._initiative(ini))
+        self.env.process(self._calendar())
+        self.env.run(until=self.horizon + 1e-9)
+        return RunOutput(self.strategy, self.replication, self._period_table(), self.customers.ledger(
+            self.horizon, self.P), self.events)
+
+    def _initiative(self, ini):
+        start, end = self.policy.start_day(ini), self.policy.end_day(ini)
+        if start >= self.horizon:
+            return
+        yield self.env.timeout(start)
+        self.events.append((self.env.now, f"initiative {ini.name} starts"))
+        if end < self.horizon:
+            yield self.env.timeout(end - start)
+            self.events.append((self.env.now, f"initiative {ini.name} stops"))
+
+    def _vacancy(self):
+        self.staff.pipeline += 1
+        yield self.env.timeout(self.sc.employees.hiring_lag_days)
+        self.staff.pipeline -= 1
+        if self.staff.headcount < round(self.ports["headcount_target"]):
+            self.staff.hire_days.append(self.env.now)
+            self.acc["hires"][self._period_index(self.env.now)] += 1
+
+    def _period_index(self, t: float) -> int:
+        return min(int(t / self.P + 1e-9), self.n_periods)
+
+    def _calendar(self):
+        step = self.meta.step_days
+        period = 0
+        while period < self.n_periods:
+            t = self.env.now
+            period_end = (period + 1) * self.P
+            dt = min(step, period_end - t)
+            if period_end - (t + dt) < 1e-9:
+                dt = period_end - t
+            self._step(t, dt, period)
+            yield self.env.timeout(dt)
+            if abs(self.env.now - period_end) < 1e-9:
+                self._close_period(period, period_end)
+                period += 1
+
+    # ---- one network step ------------------------------------------------------------------------------
+    def _step(self, t: float, dt: float, period: int) -> None:
+        levers = self.policy.levers(t, self.references)
+        effects = self.policy.link_effects(t, self.base_effects)
+        values = self.network.step(dt, self.observed, levers, effects)
+        self._read_ports(values)
+        self._staffing(t, dt, period)
+        seg_params = self._segment_parameters(t)
+        obs = self._serve_and_trade(t, dt, period, seg_params)
+        self._money(t, dt, period)
+        self.observed = obs
+
+    def _segment_parameters(self, t: float) -> dict[str, np.ndarray]:
+        out = {}
+        for param in SEGMENT_PARAMETERS:
+            values = []
+            for seg in self.sc.segments:
+                base = getattr(seg, param)
+                base = math.inf if base is None else float(base)
+                values.append(self.policy.segment_values(t, seg.name, param, base) if self.policy.initiatives else base)
+            out[param] = np.asarray(values, dtype=float)
+        return out
+
+    def _staffing(self, t: float, dt: float, period: int) -> None:
+        emp = self.sc.employees
+        hazard = max(0.0, self.ports["employee_quit_rate"]) / YEAR_DAYS
+        n = self.staff.headcount
+        self.step_quits = 0
+        if n:
+            quits = self.rng.employees.random(n) < (1.0 - math.exp(-hazard * dt))
+            n_quits = int(quits.sum())
+            self.step_quits = n_quits
+            if n_quits:
+                self.staff.hire_days = [h for h, q in zip(self.staff.hire_days, quits, strict=True) if not q]
+                self.acc["employee_quits"][period] += n_quits
+                self.acc["turnover_costs"][period] += n_quits * emp.replacement_cost_fraction * emp.annual_salary
+        target = max(0, int(round(self.ports["headcount_target"])))
+        excess = self.staff.headcount - target
+        if excess > 0:  # redundancies: the most recent hires leave first
+            self.staff.hire_days = sorted(self.staff.hire_days)[:target]
+            self.events.append((t, f"{excess} redundancies to reach headcount {target}"))
+        for _ in range(max(0, target - self.staff.headcount - self.staff.pipeline)):
+            self.env.process(self._vacancy())
+        fte = self.staff.productive_fte(t)
+        self.servers.set_servers(self._servers_for(fte), t)
+        self.acc["server_days"][period] += self.servers.servers * dt
+        self.acc["headcount_days"][period] += self.staff.headcount * dt
+        self.acc["wages"][period] += self.staff.headcount * emp.annual_salary / YEAR_DAYS * dt
+
+    def _serve_and_trade(self, t: float, dt: float, period: int, seg: dict[str, np.ndarray]) -> dict[str, float]:
+        sc, cust, rng, acc, ports = self.sc, self.customers, self.rng, self.acc, self.ports
+        svc = sc.service
+        mpd = sc.employees.minutes_per_day
+        idx = cust.active_indices()
+        segs = cust.segment[idx]
+        scale = dt / self.P * ports["contact_frequency_factor"]
+        # contacts: Poisson per customer, uniform times within the step, served FCFS
+        counts = rng.contacts.poisson(seg["contacts_per_month"][segs] * scale)
+        who = np.repeat(idx, counts)
+        times = t + rng.contacts.random(who.size) * dt
+        order = np.argsort(times, kind="stable")
+        who, times = who[order], times[order]
+        cseg = cust.segment[who]
+        handle = rng.handling.exponential(1.0, who.size) * (seg["handle_minutes"][cseg] * ports["handle_time_factor"] / mpd)
+        patience = rng.patience.exponential(1.0, who.size) * (seg["patience_minutes"][cseg] / mpd)
+        exits, served = self.servers.serve(times, handle, patience)
+        waits = exits - times
+        n = who.size
+        acc["contacts_arrived"][period] += n
+        start_period = self._period_of(exits)
+        np.add.at(acc["contacts_served"], start_period[served], 1)
+        np.add.at(acc["contacts_abandoned"], start_period[~served], 1)
+        np.add.at(acc["contacts_delayed"], start_period[served & (waits > 0)], 1)
+        np.add.at(acc["wait_days"], start_period[served], waits[served])
+        np.add.at(acc["busy_days"], start_period[served], handle[served])
+        acc["queue_minutes"][period] += waits.sum() * mpd
+        period_end = (period + 1) * self.P
+        acc["queue_time"][period] += (np.minimum(exits, period_end) - times).sum()
+        carry = exits > t + dt
+        if carry.any() or self.pending_exit.size:
+            self.pending_arrival = np.concatenate([self.pending_arrival, times[carry]])
+            self.pending_exit = np.concatenate([self.pending_exit, exits[carry]])
+        # experiences -> satisfaction
+        wait_minutes = waits * mpd
+        score = (ports["service_quality"] + cust.disposition[who] + rng.experience.normal(0.0, svc.experience_noise, n)
+                 - svc.wait_penalty_per_minute * wait_minutes - np.where(served, 0.0, svc.abandonment_penalty))
+        np.clip(score, 0.0, 10.0, out=score)
+        cust.record_contacts(who, score, served, handle * mpd * self.minute_rate, svc.satisfaction_smoothing)
+        # purchases
+        buys = rng.purchases.poisson(seg["purchases_per_month"][segs] * scale)
+        price = seg["basket"][segs] * ports["price_index"]
+        revenue = buys * price
+        cogs = revenue * seg["cogs_fraction"][segs]
+        cust.record_purchases(idx, buys, revenue, cogs)
+        acc["purchases"][period] += buys.sum()
+        acc["revenue"][period] += revenue.sum()
+        acc["cost_of_goods"][period] += cogs.sum()
+        # activities (time-driven ABC at the capacity cost rate)
+        self._activities(idx, segs, dt, period)
+        # churn: base hazard x port x own satisfaction
+        base = -np.log1p(-np.minimum(seg["churn_per_month"], 0.999999)) / self.P
+        sens = seg["satisfaction_sensitivity"][segs]
+        hazard = base[segs] * ports["churn_hazard_factor"] * np.exp(-sens * (cust.satisfaction[idx] - svc.satisfaction_reference))
+        leave = rng.churn.random(idx.size) < -np.expm1(-hazard * dt)
+        leavers = idx[leave]
+        cust.leave(leavers, t + rng.churn.random(leavers.size) * dt)
+        acc["customers_lost"][period] += leavers.size
+        # acquisition and referrals
+        promoters = np.bincount(segs[cust.satisfaction[idx] >= 9.0], minlength=len(sc.segments))
+        won_rate = seg["acquisition_per_month"] * ports["acquisition_factor"] * dt / self.P
+        won = rng.acquisition.poisson(won_rate) + rng.referrals.poisson(
+            promoters * max(0.0, ports["referral_rate"]) / YEAR_DAYS * dt)
+        joined = cust.join(won, t, dt)
+        acc["customers_won"][period] += joined.size
+        acc["acquisition_costs"][period] += float((seg["acquisition_cost"][cust.segment[joined]]).sum())
+        cust.acquisition_cost[joined] = seg["acquisition_cost"][cust.segment[joined]]
+        self._onboarding(joined, period)
+        # what the network sees next step (flows as monthly rates)
+        per_month = self.P / dt
+        served_n = int(served.sum())
+        sat, nps = cust.satisfaction_and_nps()
+        return {
+            "headcount": float(self.staff.headcount),
+            "productive_fte": self.staff.productive_fte(t + dt),
+            "utilisation": float(handle[served].sum() / (self.servers.servers * dt)) if self.servers.servers else 1.0,
+            "mean_wait_minutes": float(wait_minutes[served].mean()) if served_n else 0.0,
+            "abandonment_rate": float(1 - served_n / n) if n else 0.0,
+            "contacts_served": served_n * per_month,
+            "active_customers": float(cust.active_count),
+            "customers_won": joined.size * per_month,
+            "customers_lost": leavers.size * per_month,
+            "customer_satisfaction": sat,
+            "nps": nps,
+            "employee_quits": self.step_quits * per_month,
+            "revenue": float(revenue.sum()) * per_month,
+            "costs": 0.0,
+            "profit": 0.0,
+        }
+
+    def _activities(self, idx: np.ndarray, segs: np.ndarray, dt: float, period: int) -> None:
+        for act in self.sc.activities:
+            if act.driver != "customer_month":
+                continue
+            mask = self._segment_mask(act, segs)
+            minutes = act.minutes * dt / self.P
+            cost = minutes * self.minute_rate
+            self.customers.cost_to_serve[idx[mask]] += cost
+            self.acc["activity_costs"][period] += cost * mask.sum()
+
+    def _onboarding(self, joined: np.ndarray, period: int) -> None:
+        segs = self.customers.segment[joined]
+        for act in self.sc.activities:
+            if act.driver != "new_customer":
+                continue
+            mask = self._segment_mask(act, segs)
+            cost = act.minutes * self.minute_rate
+            self.customers.cost_to_serve[joined[mask]] += cost
+            self.acc["activity_costs"][period] += cost * mask.sum()
+
+    def _segment_mask(self, act, segs: np.ndarray) -> np.ndarray:
+        if act.segments is None:
+            return np.ones(segs.size, dtype=bool)
+        wanted = [self.segment_names.index(s) for s in act.segments]
+        return np.isin(segs, wanted)
+
+    def _money(self, t: float, dt: float, period: int) -> None:
+        acc = self.acc
+        acc["initiative_spend"][period] += self.policy.spend(t, t + dt)
+        acc["fixed_costs"][period] += self.sc.costs.fixed_per_month * dt / self.P
+        # per-contact and per-purchase activities, on this step's volumes
+        for act in self.sc.activities:
+            if act.driver == "contact":
+                volume = self.customers.step_contacts_by_segment
+            elif act.driver == "purchase":
+                volume = self.customers.step_purchases_by_segment
+            else:
+                continue
+            names = act.segments or self.segment_names
+            n = sum(volume[self.segment_names.index(s)] for s in names)
+            acc["activity_costs"][period] += n * act.minutes * self.minute_rate
+
+    def _close_period(self, period: int, period_end: float) -> None:
+        cust = self.customers
+        keep = self.pending_exit > period_end
+        self.levels["contacts_waiting"][period] = int(keep.sum())
+        self.pending_arrival = self.pending_arrival[keep]
+        self.pending_exit = self.pending_exit[keep]
+        if period + 1 < self.n_periods:  # queue time these carried contacts spend in the next period
+            nxt = period_end + self.P
+            self.acc["queue_time"][period + 1] += (np.minimum(self.pending_exit, nxt) - period_end).sum()
+        sat, nps = cust.satisfaction_and_nps()
+        self.levels["headcount"][period] = self.staff.headcount
+        self.levels["productive_fte"][period] = self.staff.productive_fte(period_end)
+        self.levels["active_customers"][period] = cust.active_count
+        self.levels["customer_satisfaction"][period] = sat
+        self.levels["nps"][period] = nps
+        for name in self.node_names:
+            self.node_values[name][period] = self.network.values[name]
+        acc = self.acc
+        costs = (acc["cost_of_goods"][period] + acc["wages"][period] + acc["activity_costs"][period]
+                 + acc["turnover_costs"][period] + acc["acquisition_costs"][period] + acc["initiative_spend"][period]
+                 + acc["fixed_costs"][period])
+        acc["costs"][period] = costs
+        acc["profit"][period] = acc["revenue"][period] - costs
+        mid_year = (period + 0.5) * self.P / YEAR_DAYS
+        acc["discounted_profit"][period] = acc["profit"][period] / (1 + self.meta.discount_rate) ** mid_year
+        self.observed["costs"] = costs
+        self.observed["profit"] = acc["profit"][period]
+
+    # ---- output ------------------------------------------------------------------------------------------
+    def _period_table(self) -> dict[str, np.ndarray]:
+        n = self.n_periods
+        acc = self.acc
+        out: dict[str, np.ndarray] = {"period": np.arange(1, n + 1)}
+        for name, values in self.levels.items():
+            out[name] = values.copy()
+        served = acc["contacts_served"][:n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["utilisation"] = np.where(acc["server_days"][:n] > 0, acc["busy_days"][:n] / acc["server_days"][:n], 0.0)
+            out["mean_wait_minutes"] = np.where(served > 0, acc["wait_days"][:n] * self.sc.employees.minutes_per_day / served, 0.0)
+            left = served + acc["contacts_abandoned"][:n]
+            out["abandonment_rate"] = np.where(left > 0, acc["contacts_abandoned"][:n] / left, 0.0)
+            mean_headcount = acc["headcount_days"][:n] / self.P
+            out["employee_turnover"] = np.where(mean_headcount > 0, acc["employee_quits"][:n] * (YEAR_DAYS / self.P) / mean_headcount, 0.0)
+        out["mean_queue_length"] = acc["queue_time"][:n] / self.P
+        for name in ("contacts_arrived", "contacts_served", "contacts_abandoned", "contacts_delayed", "queue_minutes",
+                     "customers_won", "customers_lost", "employee_quits", "hires", "purchases", "revenue",
+                     "cost_of_goods", "wages", "activity_costs", "turnover_costs", "acquisition_costs",
+                     "initiative_spend", "fixed_costs", "costs", "profit", "discounted_profit"):
+            out[name] = acc[name][:n].copy()
+        out["cumulative_profit"] = np.cumsum(out["profit"])
+        out["npv"] = np.cumsum(out["discounted_profit"])
+        for name, values in self.node_values.items():
+            if name not in out:
+                out[name] = values.copy()
+        return out
+
+
+def run_once(model: CompiledModel, strategy: str, replication: int, seed: int, months: int | None = None) -> RunOutput:
+    """Simulate one strategy for one replication."""
+    return Simulation(model, strategy, replication, seed, months).run()
