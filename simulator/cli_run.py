@@ -148,10 +148,12 @@ def print_tables(scenario, result, summary: pd.DataFrame) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 130))
     currency = scenario.metadata.currency
     table = Table(title=f"{scenario.metadata.name}: {result.months} months, {result.replications} replications, "
                         f"seed {result.seed}; money in {currency}; mean ± 95% CI")
-    table.add_column("strategy", style="bold")
+    table.add_column("strategy", style="bold", no_wrap=True)
     for label in SUMMARY_METRICS.values():
         table.add_column(label, justify="right")
     for strategy in result.strategies:
