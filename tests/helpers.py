@@ -1,46 +1,40 @@
-"""Shared helpers for the scenario-layer tests: paths, a minimal valid scenario, running `spc`."""
+"""Shared helpers for tests: build scenarios from dicts and run the engine quickly."""
 
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data"
-INVALID = DATA / "invalid"
-SHIPPED = ROOT / "scenarios" / "service_profit_chain.yaml"
-MINIMAL = DATA / "minimal.yaml"
+from simulator.graph.compiler import CompiledModel, compile_scenario
+from simulator.scenario.loader import load_data
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
 
 
-def run_spc(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`spc ARGS` in a fresh interpreter, from the repository root (so relative paths print as given)."""
-    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+def scenario_dict(name: str) -> dict:
+    path = DATA / name if (DATA / name).exists() else ROOT / "scenarios" / name
+    return yaml.safe_load(path.read_text())
 
 
-def minimal_data() -> dict[str, Any]:
-    """tests/data/minimal.yaml as plain data (a fresh copy each call)."""
-    return copy.deepcopy(_MINIMAL)
+def compiled(data: dict) -> CompiledModel:
+    return compile_scenario(load_data(copy.deepcopy(data)))
 
 
-def network_scenario(nodes: list[dict], links: list[dict], **metadata: Any) -> dict[str, Any]:
-    """The minimal scenario with its network replaced (and nothing that refers to the old network)."""
-    data = minimal_data()
-    data["network"] = {"nodes": nodes, "links": links}
-    data.pop("initiatives", None)
-    data.pop("strategies", None)
-    data["metadata"].update(metadata)
-    return data
-
-
-def write_yaml(path: Path, data: Any) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-_MINIMAL = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))
+def mmc_scenario(servers: int, rho: float, handle_minutes: float, months: int, customers: int = 1000,
+                 patience: float | None = None) -> dict:
+    """The engine configured as a pure M/M/c queue: constant staff, no churn, no acquisition, Poisson contacts."""
+    minutes_per_day = 450.0
+    period = 30.4375
+    per_day = rho * servers * minutes_per_day / handle_minutes
+    return {
+        "metadata": {"name": f"M/M/{servers}", "horizon_months": months},
+        "employees": {"headcount": servers, "annual_salary": 1, "annual_quit_rate": 0, "ramp_days": 0,
+                      "service_share": 1.0, "minutes_per_day": minutes_per_day},
+        "segments": [{"name": "all", "initial_customers": customers, "contacts_per_month": per_day * period / customers,
+                      "purchases_per_month": 0, "basket": 0, "handle_minutes": handle_minutes,
+                      "patience_minutes": patience, "churn_per_month": 0.0}],
+        "run": {"replications": 1, "seed": 1},
+    }

@@ -61,11 +61,10 @@ class CustomerBase:
         self.size += n
         return idx
 
-    def join(self, per_segment: np.ndarray, t: float, dt: float) -> np.ndarray:
-        """New customers per segment, joining evenly spread over the step; returns their indices."""
+    def join(self, per_segment: np.ndarray, when: np.ndarray) -> np.ndarray:
+        """New customers per segment (in segment order) joining at the given days; returns their indices."""
         segs = np.repeat(np.arange(self.n_segments, dtype=np.int32), per_segment)
-        joined = t + (np.arange(segs.size) + 0.5) / max(segs.size, 1) * dt
-        return self._append(segs, joined)
+        return self._append(segs, when)
 
     def leave(self, idx: np.ndarray, when: np.ndarray) -> None:
         self.active[idx] = False

@@ -113,10 +113,13 @@ class Simulation:
             self.ports[name] = values[name]
 
     def _servers_for(self, fte: float) -> int:
-        return int(round(fte * self.sc.employees.service_share))
+        """Servers at the desk: productive FTE x service share, at least one while anyone is productive."""
+        if fte <= 0:
+            return 0
+        return max(1, int(round(fte * self.sc.employees.service_share)))
 
     def _period_of(self, times: np.ndarray) -> np.ndarray:
-        return np.minimum((times / self.P).astype(np.int64), self.n_periods)
+        return np.minimum(times / self.P, self.n_periods).astype(np.int64)
 
     # ---- processes --------------------------------------------------------------------------------------
     def run(self) -> RunOutput:
@@ -213,16 +216,43 @@ class Simulation:
         self.acc["wages"][period] += self.staff.headcount * emp.annual_salary / YEAR_DAYS * dt
 
     def _serve_and_trade(self, t: float, dt: float, period: int, seg: dict[str, np.ndarray]) -> dict[str, float]:
+        """Churn, acquisition, contacts (served FCFS), experiences and purchases of one step.
+
+        Each customer is exposed for the part of the step it is active: leavers until they leave, new
+        customers from the day they join, so contacts and purchases are exact in expectation.
+        """
         sc, cust, rng, acc, ports = self.sc, self.customers, self.rng, self.acc, self.ports
         svc = sc.service
         mpd = sc.employees.minutes_per_day
+        n_seg = len(sc.segments)
         idx = cust.active_indices()
         segs = cust.segment[idx]
-        scale = dt / self.P * ports["contact_frequency_factor"]
-        # contacts: Poisson per customer, uniform times within the step, served FCFS
-        counts = rng.contacts.poisson(seg["contacts_per_month"][segs] * scale)
-        who = np.repeat(idx, counts)
-        times = t + rng.contacts.random(who.size) * dt
+        sat_now = cust.satisfaction[idx]
+        # churn: base hazard x port x own satisfaction; a leaver is active for a uniform part of the step
+        base = -np.log1p(-np.minimum(seg["churn_per_month"], 0.999999)) / self.P
+        hazard = base[segs] * ports["churn_hazard_factor"] * np.exp(
+            -seg["satisfaction_sensitivity"][segs] * (sat_now - svc.satisfaction_reference))
+        leave = rng.churn.random(idx.size) < -np.expm1(-hazard * dt)
+        leave_frac = rng.churn.random(int(leave.sum()))
+        leavers = idx[leave]
+        # acquisition and referrals from promoters (counted at the start of the step)
+        promoters = np.bincount(segs[sat_now >= 9.0], minlength=n_seg)
+        won_rate = seg["acquisition_per_month"] * ports["acquisition_factor"] * dt / self.P
+        won = rng.acquisition.poisson(won_rate) + rng.referrals.poisson(
+            promoters * max(0.0, ports["referral_rate"]) / YEAR_DAYS * dt)
+        join_frac = rng.acquisition.random(int(won.sum()))
+        joined = cust.join(won, t + join_frac * dt)
+        # exposure of everyone active at some point of the step: (who, start day, days active)
+        who_all = np.concatenate([idx, joined])
+        start = np.concatenate([np.full(idx.size, t), t + join_frac * dt])
+        exposure = np.concatenate([np.full(idx.size, dt), (1.0 - join_frac) * dt])
+        exposure[: idx.size][leave] = leave_frac * dt
+        seg_all = cust.segment[who_all]
+        # contacts: Poisson per customer, uniform times within its exposure, served FCFS
+        rate = ports["contact_frequency_factor"] / self.P
+        counts = rng.contacts.poisson(seg["contacts_per_month"][seg_all] * rate * exposure)
+        who = np.repeat(who_all, counts)
+        times = np.repeat(start, counts) + rng.contacts.random(who.size) * np.repeat(exposure, counts)
         order = np.argsort(times, kind="stable")
         who, times = who[order], times[order]
         cseg = cust.segment[who]
@@ -242,7 +272,7 @@ class Simulation:
         period_end = (period + 1) * self.P
         acc["queue_time"][period] += (np.minimum(exits, period_end) - times).sum()
         carry = exits > t + dt
-        if carry.any() or self.pending_exit.size:
+        if carry.any():
             self.pending_arrival = np.concatenate([self.pending_arrival, times[carry]])
             self.pending_exit = np.concatenate([self.pending_exit, exits[carry]])
         # experiences -> satisfaction
@@ -251,35 +281,22 @@ class Simulation:
                  - svc.wait_penalty_per_minute * wait_minutes - np.where(served, 0.0, svc.abandonment_penalty))
         np.clip(score, 0.0, 10.0, out=score)
         cust.record_contacts(who, score, served, handle * mpd * self.minute_rate, svc.satisfaction_smoothing)
-        # purchases
-        buys = rng.purchases.poisson(seg["purchases_per_month"][segs] * scale)
-        price = seg["basket"][segs] * ports["price_index"]
-        revenue = buys * price
-        cogs = revenue * seg["cogs_fraction"][segs]
-        cust.record_purchases(idx, buys, revenue, cogs)
+        # purchases over each customer's exposure
+        buys = rng.purchases.poisson(seg["purchases_per_month"][seg_all] * rate * exposure)
+        revenue = buys * seg["basket"][seg_all] * ports["price_index"]
+        cogs = revenue * seg["cogs_fraction"][seg_all]
+        cust.record_purchases(who_all, buys, revenue, cogs)
         acc["purchases"][period] += buys.sum()
         acc["revenue"][period] += revenue.sum()
         acc["cost_of_goods"][period] += cogs.sum()
-        # activities (time-driven ABC at the capacity cost rate)
-        self._activities(idx, segs, dt, period)
-        # churn: base hazard x port x own satisfaction
-        base = -np.log1p(-np.minimum(seg["churn_per_month"], 0.999999)) / self.P
-        sens = seg["satisfaction_sensitivity"][segs]
-        hazard = base[segs] * ports["churn_hazard_factor"] * np.exp(-sens * (cust.satisfaction[idx] - svc.satisfaction_reference))
-        leave = rng.churn.random(idx.size) < -np.expm1(-hazard * dt)
-        leavers = idx[leave]
-        cust.leave(leavers, t + rng.churn.random(leavers.size) * dt)
-        acc["customers_lost"][period] += leavers.size
-        # acquisition and referrals
-        promoters = np.bincount(segs[cust.satisfaction[idx] >= 9.0], minlength=len(sc.segments))
-        won_rate = seg["acquisition_per_month"] * ports["acquisition_factor"] * dt / self.P
-        won = rng.acquisition.poisson(won_rate) + rng.referrals.poisson(
-            promoters * max(0.0, ports["referral_rate"]) / YEAR_DAYS * dt)
-        joined = cust.join(won, t, dt)
+        # time-driven ABC activities, new customers' costs, and the leavers
+        self._activities(who_all, seg_all, exposure, period)
         acc["customers_won"][period] += joined.size
-        acc["acquisition_costs"][period] += float((seg["acquisition_cost"][cust.segment[joined]]).sum())
         cust.acquisition_cost[joined] = seg["acquisition_cost"][cust.segment[joined]]
+        acc["acquisition_costs"][period] += float(cust.acquisition_cost[joined].sum())
         self._onboarding(joined, period)
+        cust.leave(leavers, t + leave_frac * dt)
+        acc["customers_lost"][period] += leavers.size
         # what the network sees next step (flows as monthly rates)
         per_month = self.P / dt
         served_n = int(served.sum())
@@ -298,19 +315,16 @@ class Simulation:
             "nps": nps,
             "employee_quits": self.step_quits * per_month,
             "revenue": float(revenue.sum()) * per_month,
-            "costs": 0.0,
-            "profit": 0.0,
         }
 
-    def _activities(self, idx: np.ndarray, segs: np.ndarray, dt: float, period: int) -> None:
+    def _activities(self, idx: np.ndarray, segs: np.ndarray, exposure: np.ndarray, period: int) -> None:
         for act in self.sc.activities:
             if act.driver != "customer_month":
                 continue
             mask = self._segment_mask(act, segs)
-            minutes = act.minutes * dt / self.P
-            cost = minutes * self.minute_rate
+            cost = act.minutes * self.minute_rate * exposure[mask] / self.P
             self.customers.cost_to_serve[idx[mask]] += cost
-            self.acc["activity_costs"][period] += cost * mask.sum()
+            self.acc["activity_costs"][period] += cost.sum()
 
     def _onboarding(self, joined: np.ndarray, period: int) -> None:
         segs = self.customers.segment[joined]

@@ -39,16 +39,12 @@ class FCFSServers:
         """Contacts sorted by arrival -> (exit from queue, served?). Exit is service start or abandonment."""
         free = self._free
         n = len(arrivals)
+        replace = heapq.heapreplace
+        if not free:  # nobody to answer: every contact is lost after its patience (at once if it has none)
+            exits_arr = arrivals + np.where(np.isfinite(patiences), patiences, 0.0)
+            return exits_arr, np.zeros(n, dtype=bool)
         exits = [0.0] * n
         served = [True] * n
-        replace = heapq.heapreplace
-        if not free:
-            arr = arrivals.tolist()
-            pat = patiences.tolist()
-            for i in range(n):
-                exits[i] = arr[i] + pat[i]
-                served[i] = False
-            return np.asarray(exits), np.asarray(served, dtype=bool)
         for i, (a, h, p) in enumerate(zip(arrivals.tolist(), handles.tolist(), patiences.tolist(), strict=True)):
             f = free[0]
             if f <= a:

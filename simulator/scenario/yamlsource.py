@@ -86,17 +86,23 @@ def _to_located(node: yaml.Node, file: str, constructor: yaml.SafeLoader) -> Loc
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
         raise _problem(file, mark, f"YAML tag '{node.tag}' is not allowed in scenario files", "remove the tag")
     if isinstance(node, yaml.MappingNode):
-        constructor.flatten_mapping(node)
+        if not hasattr(node, "own_key_ids"):  # an aliased mapping is visited again, already flattened
+            node.own_key_ids = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+        own = node.own_key_ids
+        constructor.flatten_mapping(node)  # merged ('<<') pairs come first; later pairs override them
         items: dict[str, Located] = {}
         key_pos: dict[str, tuple[str, int, int]] = {}
+        own_keys: set[str] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _problem(file, key_node.start_mark, "mapping keys must be plain names")
             key = constructor.construct_object(key_node)
             if not isinstance(key, str):
                 key = str(key)
-            if key in items:
+            if key in own_keys:
                 raise _problem(file, key_node.start_mark, f"duplicate key '{key}'", "each key may appear once per mapping")
+            if id(key_node) in own:
+                own_keys.add(key)
             items[key] = _to_located(value_node, file, constructor)
             key_pos[key] = (file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return Located(items, file, mark.line + 1, mark.column + 1, key_pos)
