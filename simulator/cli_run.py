@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_document(loaded, result, summary: pd.DataFrame) -> dict[str, Any]:
     from simulator import __version__
+    from simulator.analysis.comparison import comparison_document
+    from simulator.analysis.scorecard import scorecard_document
 
     strategies: dict[str, Any] = {}
     for strategy in result.strategies:
@@ -66,6 +68,8 @@ def run_document(loaded, result, summary: pd.DataFrame) -> dict[str, Any]:
         "version": __version__,
         "currency": loaded.scenario.metadata.currency,
         "strategies": strategies,
+        "scorecard": scorecard_document(result.scorecard),
+        "comparison": comparison_document(result.comparison),
     }
 
 
@@ -86,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
     strategies = resolve_strategies(loaded.scenario, requested)
     reps = args.replications or loaded.scenario.run.replications
-    result = _run_with_progress(model, strategies, reps, args, quiet=args.json)
+    result = analysed(_run_with_progress(model, strategies, reps, args, quiet=args.json), loaded.scenario)
     summary = summary_frame(result.timeseries, result.strategies)
     document = run_document(loaded, result, summary)
     if args.out:
@@ -101,6 +105,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.out:
             print(f"wrote {args.out}/timeseries.parquet, customers.parquet, summary.csv, run.json")
     return 0
+
+
+class Analysed:
+    """An experiment with its scorecard and comparison computed once for every front end."""
+
+    def __init__(self, result, scenario):
+        from simulator.analysis.comparison import comparison_frame
+        from simulator.analysis.scorecard import scorecard_frame
+
+        self.__dict__.update(result.__dict__)
+        meta = scenario.metadata
+        self.scorecard = scorecard_frame(result.timeseries, scenario, result.strategies)
+        self.comparison = comparison_frame(result.timeseries, meta.discount_rate, meta.period_days,
+                                           strategies=result.strategies)
+
+
+def analysed(result, scenario) -> Analysed:
+    return Analysed(result, scenario)
 
 
 def _run_with_progress(model, strategies, reps, args, quiet: bool):
@@ -149,7 +171,7 @@ def print_tables(scenario, result, summary: pd.DataFrame) -> None:
 
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, 130))
+        console = Console(width=max(console.width, 160))
     currency = scenario.metadata.currency
     table = Table(title=f"{scenario.metadata.name}: {result.months} months, {result.replications} replications, "
                         f"seed {result.seed}; money in {currency}; mean ± 95% CI")
@@ -161,3 +183,49 @@ def print_tables(scenario, result, summary: pd.DataFrame) -> None:
         table.add_row(strategy, *(_fmt(m, rows.at[m, "mean"], rows.at[m, "ci_low"], rows.at[m, "ci_high"], currency)
                                   for m in SUMMARY_METRICS))
     console.print(table)
+    if len(result.comparison):
+        console.print(comparison_table(result.comparison, currency))
+    if len(result.scorecard):
+        console.print(scorecard_table(result.scorecard, result.strategies))
+
+
+_STATUS_STYLE = {"green": "[green]● green[/]", "amber": "[yellow]● amber[/]", "red": "[red]● red[/]"}
+
+
+def comparison_table(cmp: pd.DataFrame, currency: str):
+    from rich.table import Table
+
+    table = Table(title=f"Against baseline (paired over replications; {currency})")
+    for col, justify in (("#", "right"), ("strategy", "left"), ("Δ NPV (95% CI)", "right"), ("P(better)", "right"),
+                         ("spend", "right"), ("ROI", "right"), ("payback", "right"), ("Δ revenue", "right"),
+                         ("savings", "right"), ("Δ sat.", "right"), ("verdict", "left")):
+        table.add_column(col, justify=justify, no_wrap=col in ("strategy", "Δ NPV (95% CI)", "verdict"))
+    for r in cmp.to_dict("records"):
+        payback = "never" if r["payback_month"] is None or pd.isna(r["payback_month"]) else f"month {int(r['payback_month'])}"
+        roi = "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}"
+        if r["distinguishable"]:
+            verdict = "better" if r["delta_npv"] > 0 else "worse"
+        else:
+            need = r["replications_needed"]
+            verdict = "not distinguishable yet" + ("" if need is None or pd.isna(need) else f" (~{int(need)} reps)")
+        table.add_row(str(r["rank"]), r["strategy"], f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]",
+                      f"{r['p_better']:.0%}", _money(r["spend"]), roi, payback, _money(r["revenue_growth"]),
+                      _money(r["cost_savings"]), f"{r['delta_satisfaction']:+.2f}", verdict)
+    return table
+
+
+def scorecard_table(card: pd.DataFrame, strategies):
+    from rich.table import Table
+
+    from simulator.analysis.scorecard import rollup
+
+    persp = rollup(card, "perspective")
+    table = Table(title="Balanced scorecard by perspective (status of the weighted KPIs; P(green))")
+    table.add_column("strategy", no_wrap=True)
+    names = list(dict.fromkeys(persp["perspective"]))
+    for name in names:
+        table.add_column(name.replace("_", " "))
+    for strategy in strategies:
+        sub = persp[persp["strategy"] == strategy].set_index("perspective")
+        table.add_row(strategy, *(f"{_STATUS_STYLE[sub.at[n, 'status']]} {sub.at[n, 'p_green']:.0%}" for n in names))
+    return table

@@ -31,3 +31,11 @@ def mean_ci(values) -> tuple[float, float, float]:
         return m, m, m
     half = t975(x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
     return m, m - half, m + half
+
+
+def strategy_order(strategies, given=None) -> list[str]:
+    """A stable order that does not depend on row order: the given order, else baseline first then by name."""
+    present = set(strategies)
+    if given:
+        return [s for s in given if s in present]
+    return sorted(present, key=lambda s: (s != "baseline", s))

@@ -1,0 +1,120 @@
+"""Balanced scorecard: each KPI's value per strategy (its aggregation over its window), 95% CI, status,
+P(green) across replications, weighted roll-ups to objectives and perspectives, and status over time.
+
+Status rules: for `higher` KPIs, value >= target is green, value >= target - amber is amber, else red;
+for `lower` KPIs the mirror image. A roll-up scores green 1, amber 0.5, red 0, weighted; a score of at
+least 2/3 is green, at least 1/3 amber.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simulator.analysis.stats import mean_ci, strategy_order
+from simulator.scenario.models import KPI, Scenario
+
+SCORE = {"green": 1.0, "amber": 0.5, "red": 0.0}
+
+
+def status(value: float, kpi: KPI) -> str:
+    if np.isnan(value):
+        return "red"
+    if kpi.direction == "higher":
+        if value >= kpi.target:
+            return "green"
+        return "amber" if value >= kpi.target - kpi.amber else "red"
+    if value <= kpi.target:
+        return "green"
+    return "amber" if value <= kpi.target + kpi.amber else "red"
+
+
+def rollup_status(score: float) -> str:
+    return "green" if score >= 2 / 3 - 1e-12 else "amber" if score >= 1 / 3 - 1e-12 else "red"
+
+
+def kpi_values(ts: pd.DataFrame, kpi: KPI) -> pd.Series:
+    """The KPI per (strategy, replication): its aggregation over the last `window_months` periods."""
+    last = ts.groupby(["strategy", "replication"])["period"].transform("max")
+    window = ts[ts["period"] > last - kpi.window_months]
+    grouped = window.groupby(["strategy", "replication"], sort=True)[kpi.metric]
+    if kpi.aggregation == "last":
+        ordered = window.sort_values("period").groupby(["strategy", "replication"], sort=True)[kpi.metric]
+        return ordered.last()
+    return grouped.mean() if kpi.aggregation == "mean" else grouped.sum()
+
+
+def _kpis(scenario: Scenario):
+    for persp in scenario.scorecard.perspectives:
+        for obj in persp.objectives:
+            for kpi in obj.kpis:
+                yield persp.name, obj.name, kpi
+
+
+def scorecard_frame(ts: pd.DataFrame, scenario: Scenario, strategies=None) -> pd.DataFrame:
+    """One row per (strategy, perspective, objective, kpi): value, ci, status, p_green, target, weight."""
+    rows = []
+    strategies = strategy_order(ts["strategy"].unique(), strategies)
+    for persp, obj, kpi in _kpis(scenario):
+        values = kpi_values(ts, kpi)
+        for strategy in strategies:
+            per_rep = values.loc[strategy].to_numpy(dtype=float)
+            mean, lo, hi = mean_ci(per_rep)
+            greens = [status(v, kpi) == "green" for v in per_rep]
+            rows.append({
+                "strategy": strategy, "perspective": persp, "objective": obj, "kpi": kpi.name, "metric": kpi.metric,
+                "value": mean, "ci_low": lo, "ci_high": hi, "status": status(mean, kpi),
+                "p_green": float(np.mean(greens)) if greens else float("nan"),
+                "target": kpi.target, "direction": kpi.direction, "amber": kpi.amber, "weight": kpi.weight,
+            })
+    return pd.DataFrame(rows, columns=["strategy", "perspective", "objective", "kpi", "metric", "value", "ci_low",
+                                       "ci_high", "status", "p_green", "target", "direction", "amber", "weight"])
+
+
+def rollup(card: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Weighted status score per strategy and `level` ('objective' or 'perspective')."""
+    keys = ["strategy", "perspective"] + (["objective"] if level == "objective" else [])
+    scored = card.assign(score=card["status"].map(SCORE))
+    rows = []
+    for key, group in scored.groupby(keys, sort=False):
+        weights = group["weight"].to_numpy(dtype=float)
+        score = float(np.average(group["score"], weights=weights)) if weights.sum() > 0 else float(group["score"].mean())
+        rows.append({**dict(zip(keys, key, strict=True)), "score": score, "status": rollup_status(score),
+                     "p_green": float(np.average(group["p_green"], weights=weights)) if weights.sum() > 0 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def status_over_time(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Per strategy, KPI and period: the KPI computed with its window ending at that period, and its status."""
+    rows = []
+    for persp, _obj, kpi in _kpis(scenario):
+        per_period = ts.groupby(["strategy", "period"], sort=True)[kpi.metric].mean().unstack("period")
+        for strategy, series in per_period.iterrows():
+            values = series.to_numpy(dtype=float)
+            for i, period in enumerate(series.index):
+                window = values[max(0, i - kpi.window_months + 1): i + 1]
+                value = window[-1] if kpi.aggregation == "last" else window.mean() if kpi.aggregation == "mean" else window.sum()
+                rows.append({"strategy": strategy, "perspective": persp, "kpi": kpi.name, "period": int(period),
+                             "value": float(value), "status": status(float(value), kpi)})
+    return pd.DataFrame(rows)
+
+
+def scorecard_document(card: pd.DataFrame) -> dict:
+    """JSON-ready: per strategy, per KPI value/ci/status/p_green and per perspective roll-up."""
+    persp = rollup(card, "perspective")
+    out: dict = {}
+    for strategy in dict.fromkeys(card["strategy"]):
+        sub = card[card["strategy"] == strategy]
+        out[strategy] = {
+            "kpis": {r.kpi: {"perspective": r.perspective, "objective": r.objective, "metric": r.metric,
+                             "value": _f(r.value), "ci_low": _f(r.ci_low), "ci_high": _f(r.ci_high),
+                             "status": r.status, "p_green": _f(r.p_green), "target": r.target}
+                     for r in sub.itertuples()},
+            "perspectives": {r.perspective: {"score": r.score, "status": r.status, "p_green": _f(r.p_green)}
+                             for r in persp[persp["strategy"] == strategy].itertuples()},
+        }
+    return out
+
+
+def _f(x: float) -> float | None:
+    return None if x is None or np.isnan(x) else float(x)
