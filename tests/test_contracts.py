@@ -1,0 +1,77 @@
+"""Contracts between parts of the project: the engine never imports the UI, committed artefacts match
+the code that generates them, shipped scenarios validate, and the CLI lists its commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from simulator.ports import PORTS, ports_markdown_table
+from simulator.scenario.schema import json_schema_text
+from tests.scenario_helpers import ROOT, run_spc
+
+SCHEMA = ROOT / "scenarios" / "schema.json"
+README = ROOT / "README.md"
+
+
+def test_engine_imports_no_ui() -> None:
+    code = (
+        "import sys\n"
+        "import simulator, simulator.cli, simulator.graph.compiler\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui'))\n"
+        "assert not bad, bad\n"
+        "print('clean')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "clean", proc.stderr
+
+
+def test_committed_schema_is_current() -> None:
+    expected = json_schema_text()
+    assert SCHEMA.read_text(encoding="utf-8") == expected, (
+        "scenarios/schema.json is out of date with simulator/scenario/models.py: "
+        "run `spc schema > scenarios/schema.json`"
+    )
+    schema = json.loads(expected)
+    assert schema["additionalProperties"] is False and {"metadata", "employees", "segments"} <= set(schema["required"])
+
+
+def test_spc_schema_prints_the_schema() -> None:
+    proc = run_spc("schema")
+    assert proc.returncode == 0 and proc.stdout == json_schema_text()
+
+
+def test_readme_carries_the_ports_table() -> None:
+    table = ports_markdown_table()
+    assert len(table.splitlines()) == len(PORTS) + 2
+    assert table in README.read_text(encoding="utf-8"), (
+        "README.md must contain simulator.ports.ports_markdown_table() verbatim; paste the output of "
+        "`python -c 'from simulator.ports import ports_markdown_table as t; print(t())'`"
+    )
+
+
+def test_shipped_scenarios_validate() -> None:
+    scenarios = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scenarios").glob("*.yaml"))
+    assert scenarios, "no shipped scenarios"
+    proc = run_spc("validate", *scenarios)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert [line.split(": ok:")[0] for line in proc.stdout.splitlines()] == scenarios
+
+
+def test_help_lists_the_commands() -> None:
+    proc = run_spc("--help")
+    assert proc.returncode == 0, proc.stderr
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("    ") and line.split()}
+    for command in ("validate", "graph", "schema"):
+        assert command in listed, (command, proc.stdout)
+    assert proc.stdout.startswith("usage: spc")
+
+
+def test_bad_arguments_are_one_line_and_exit_2() -> None:
+    for args in (["no-such-command"], ["graph", "scenarios/service_profit_chain.yaml", "--format", "svg"], ["validate"]):
+        proc = run_spc(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: "), (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
