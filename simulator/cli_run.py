@@ -7,12 +7,13 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from simulator.errors import UsageError
 from simulator.results import SUMMARY_METRICS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _positive_int(value: str) -> int:
@@ -193,6 +194,7 @@ _STATUS_STYLE = {"green": "[green]● green[/]", "amber": "[yellow]● amber[/]"
 
 
 def comparison_table(cmp: pd.DataFrame, currency: str):
+    import pandas as pd
     from rich.table import Table
 
     table = Table(title=f"Against baseline (paired over replications; {currency})")

@@ -33,6 +33,14 @@ def _edge_label(data: dict) -> str:
     return label
 
 
+_MERMAID_RESERVED = {"end", "graph", "subgraph", "flowchart", "style", "class", "click", "linkStyle", "classDef"}
+
+
+def _mid(name: str) -> str:
+    """A Mermaid node id: reserved words get a prefix (the label keeps the real name)."""
+    return f"n_{name}" if name in _MERMAID_RESERVED or name.startswith("n_") else name
+
+
 def to_mermaid(model: CompiledModel) -> str:
     g = model.graph
     groups = kpi_perspectives(model)
@@ -40,7 +48,7 @@ def to_mermaid(model: CompiledModel) -> str:
     shapes = {"lever": ('[/', '/]'), "stock": ('[(', ')]'), "measure": ('{{', '}}'), "engine": ('([', '])')}
     def node_text(n: str) -> str:
         left, right = shapes.get(g.nodes[n]["kind"], ("[", "]"))
-        return f'    {n}{left}"{n}"{right}'
+        return f'    {_mid(n)}{left}"{n}"{right}'
     for persp, title in PERSPECTIVE_TITLES.items():
         members = [n for n in g if groups.get(n) == persp]
         if members:
@@ -50,7 +58,7 @@ def to_mermaid(model: CompiledModel) -> str:
     lines.extend(node_text(n) for n in g if n not in groups)
     for a, b, data in g.edges(data=True):
         arrow = "-.->" if data["engine"] or data["delay_days"] else "-->"
-        lines.append(f'    {a} {arrow}|"{_edge_label(data)}"| {b}')
+        lines.append(f'    {_mid(a)} {arrow}|"{_edge_label(data)}"| {_mid(b)}')
     return "\n".join(lines)
 
 
