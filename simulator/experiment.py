@@ -119,22 +119,21 @@ def default_workers(n_tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks))
 
 
-def timeseries_frame(outputs: Sequence[RunOutput]) -> pd.DataFrame:
+def _tidy(outputs: Sequence[RunOutput], part: str) -> pd.DataFrame:
+    """Stack one part ('periods' or 'ledger') of every run, keyed by strategy and replication."""
     frames = []
     for out in outputs:
-        df = pd.DataFrame(out.periods)
-        df.insert(0, "replication", out.replication)
-        df.insert(0, "strategy", out.strategy)
-        frames.append(df)
-    df = pd.concat(frames, ignore_index=True)
-    return df[list(ID_COLUMNS) + [c for c in df.columns if c not in ID_COLUMNS]]
-
-
-def ledger_frame(outputs: Sequence[RunOutput]) -> pd.DataFrame:
-    frames = []
-    for out in outputs:
-        df = pd.DataFrame(out.ledger)
+        df = pd.DataFrame(getattr(out, part))
         df.insert(0, "replication", out.replication)
         df.insert(0, "strategy", out.strategy)
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+def timeseries_frame(outputs: Sequence[RunOutput]) -> pd.DataFrame:
+    df = _tidy(outputs, "periods")
+    return df[list(ID_COLUMNS) + [c for c in df.columns if c not in ID_COLUMNS]]
+
+
+def ledger_frame(outputs: Sequence[RunOutput]) -> pd.DataFrame:
+    return _tidy(outputs, "ledger")
