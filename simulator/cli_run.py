@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
     p.add_argument("--out", metavar="DIR", help="write timeseries.parquet, customers.parquet, summary.csv, run.json")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.add_argument("--report", metavar="PATH", help="also write a report (HTML, or Markdown for a .md path)")
+    p.add_argument("--no-tornado", action="store_true", help="with --report: skip the sensitivity runs of the tornado")
     p.set_defaults(func=cmd_run)
 
 
@@ -97,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         from simulator.export import write_run
 
-        write_run(Path(args.out), result, summary, document)
+        write_run(Path(args.out), result, summary, {**document, "scenario_data": _scenario_data(loaded)})
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -105,7 +107,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_tables(loaded.scenario, result, summary)
         if args.out:
             print(f"wrote {args.out}/timeseries.parquet, customers.parquet, summary.csv, run.json")
+    if args.report:
+        from simulator.cli_report import build_input, report_format, write_report
+
+        inp = build_input(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
+                          result.replications, result.seed, result.months, not args.no_tornado, args.workers)
+        write_report(inp, args.report, report_format(args.report, None))
+        if not args.json:
+            print(f"wrote {args.report}")
     return 0
+
+
+def _scenario_data(loaded) -> dict:
+    """The merged scenario as validated data, so a run folder can be reported without the original files."""
+    return loaded.scenario.model_dump(mode="json", by_alias=True, exclude={"extends"})
 
 
 class Analysed:

@@ -74,6 +74,8 @@ def scorecard_frame(ts: pd.DataFrame, scenario: Scenario, strategies=None) -> pd
 def rollup(card: pd.DataFrame, level: str) -> pd.DataFrame:
     """Weighted status score per strategy and `level` ('objective' or 'perspective')."""
     keys = ["strategy", "perspective"] + (["objective"] if level == "objective" else [])
+    if card.empty:
+        return pd.DataFrame(columns=[*keys, "score", "status", "p_green"])
     scored = card.assign(score=card["status"].map(SCORE))
     rows = []
     for key, group in scored.groupby(keys, sort=False):
