@@ -8,6 +8,8 @@ from pathlib import Path
 
 from simulator.errors import UsageError
 
+TORNADO_REPLICATIONS = 4  # one replication left the chart dominated by noise once paths diverge
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _positive_int, _seed
@@ -44,7 +46,7 @@ def build_input(model, scenario_hash: str, timeseries, customers, strategies, re
 
         data = sc.model_dump(mode="json", by_alias=True, exclude={"extends"})
         links = [f"links.{link.source}->{link.target}.effect" for link in sc.network.links]
-        torn = run_tornado(data, "baseline", "npv", 0.2, replications=1, seed=seed, months=months,
+        torn = run_tornado(data, "baseline", "npv", 0.2, replications=TORNADO_REPLICATIONS, seed=seed, months=months,
                            workers=workers or default_workers(2 * len(links)), parameters=links)
     return ReportInput(
         model=model, timeseries=timeseries, customers=customers,

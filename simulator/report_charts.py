@@ -76,8 +76,11 @@ def tornado_chart(tornado: pd.DataFrame, kpi: str, top: int = 12) -> bytes:
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(t) + 1.2))
     base = float(tornado["kpi_base"].iloc[0]) if len(tornado) else 0.0
     y = np.arange(len(t))
-    ax.barh(y, t["kpi_low"] - base, left=base, color="#c0504d", label="parameter -")
-    ax.barh(y, t["kpi_high"] - base, left=base, color="#4f81bd", label="parameter +")
+    ax.barh(y - 0.2, t["kpi_low"] - base, left=base, height=0.4, color="#c0504d", label="parameter -20%")
+    ax.barh(y + 0.2, t["kpi_high"] - base, left=base, height=0.4, color="#4f81bd", label="parameter +20%")
+    noise = float(tornado["noise"].iloc[0]) if "noise" in tornado and len(tornado) else 0.0
+    if noise > 0:
+        ax.axvspan(base - noise, base + noise, color="grey", alpha=0.15, label="95% CI of the base (noise)")
     ax.set_yticks(y, t["parameter"], fontsize=8)
     ax.axvline(base, color="black", lw=0.8)
     ax.set_xlabel(kpi)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simulator.analysis.stats import mean_ci
 from simulator.engine.model import run_once
 from simulator.errors import ScenarioError
 from simulator.graph.compiler import compile_scenario
@@ -89,12 +90,15 @@ def tornado(base: dict, strategy: str, metric: str, swing: float, replications: 
         v = params[name]
         variants += [((name, clip_to_field(name, v * (1 - swing))),), ((name, clip_to_field(name, v * (1 + swing))),)]
     jobs = [Job(var, strategy, r, seed, months, metric) for var in variants for r in range(replications)]
-    kpis = _mean_over_reps(_run_jobs(base, jobs, workers, progress), replications)
+    raw = _run_jobs(base, jobs, workers, progress)
+    kpis = _mean_over_reps(raw, replications)
+    noise = mean_ci(raw[:replications])  # the base KPI's own 95% CI: swings inside it are not resolved
     rows = []
     for i, name in enumerate(names):
         low, high = kpis[1 + 2 * i], kpis[2 + 2 * i]
         rows.append({"parameter": name, "base_value": params[name], "low_value": variants[1 + 2 * i][0][1],
                      "high_value": variants[2 + 2 * i][0][1], "kpi_low": low, "kpi_base": kpis[0], "kpi_high": high,
+                     "noise": (noise[2] - noise[1]) / 2,
                      "swing": abs(high - low) if not (math.isnan(low) or math.isnan(high)) else math.nan})
     df = pd.DataFrame(rows)
     return df.sort_values("swing", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
