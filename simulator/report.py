@@ -117,6 +117,36 @@ def _scorecard_matrix(card: pd.DataFrame, strategies) -> tuple[list[str], list[t
     return list(strategies), rows
 
 
+def value_rows(inp: ReportInput) -> tuple[list[str], list[list[str]]]:
+    """Per strategy: customer equity, lifetime value per segment, and time-driven ABC capacity costs."""
+    from simulator.analysis.customer_value import customer_equity, lifetime_values, time_driven_abc
+
+    rate = inp.model.scenario.metadata.discount_rate
+    segments = [s.name for s in inp.model.scenario.segments]
+    head = ["strategy", "customer equity", *(f"LTV {s}" for s in segments), "capacity cost rate /min",
+            "used capacity cost", "unused capacity cost"]
+    rows = []
+    for strategy in inp.strategies:
+        ledger = inp.customers[inp.customers["strategy"] == strategy]
+        equity = [customer_equity(g, rate) for _, g in ledger.groupby("replication")]
+        ltv = lifetime_values(ledger, rate).groupby("segment")["lifetime_value"].mean()
+        ts = inp.timeseries[inp.timeseries["strategy"] == strategy]
+        reps = max(1, ts["replication"].nunique())
+        desk_wages = ts["wages"].sum() / reps * inp.model.scenario.employees.service_share
+        abc = time_driven_abc(desk_wages, ts["practical_minutes"].sum() / reps,
+                              {"service contacts": (1.0, ts["service_minutes"].sum() / reps)})
+        rows.append([strategy, _money(sum(equity) / len(equity)), *(_money(ltv.get(s, float("nan"))) for s in segments),
+                     f"{abc.rate:.3f}", _money(abc.used_cost), _money(abc.unused_cost)])
+    return head, rows
+
+
+VALUE_NOTE = ("Customer equity: expected remaining value of the active base at the horizon (Gupta & Lehmann margin "
+              "multiple from each segment's observed monthly margin after cost to serve and retention). LTV: realised "
+              "profit plus expected remaining value, mean per customer ever served. Capacity: time-driven ABC on the "
+              "service desk (Kaplan & Anderson): desk share of wages / practical desk minutes; used = minutes spent serving "
+              "contacts; unused = the rest of the practical capacity.")
+
+
 def to_html(inp: ReportInput) -> str:
     sc = inp.model.scenario
     imgs = {k: base64.b64encode(v).decode() for k, v in _charts(inp).items()}
@@ -172,6 +202,9 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 {img('paths', 'profit paths')}
 <h2>Customers, satisfaction and staff</h2>
 {img('customers', 'customer paths')}
+<h2>Customer value and cost to serve</h2>
+<p>{e(VALUE_NOTE)}</p>
+{table(*value_rows(inp))}
 <h2>Whale curve</h2>
 {img('whale', 'whale curve')}
 {tornado_html}
@@ -200,7 +233,8 @@ def to_markdown(inp: ReportInput) -> str:
              f"spc {inp.version}, money in {sc.metadata.currency}.",
              "## Strategy comparison against baseline", table(COMPARISON_HEAD, _comparison_rows(inp.comparison)),
              "## Headline figures (mean ± 95% CI)", table(summary_head, summary_rows),
-             "## Balanced scorecard", card]
+             "## Balanced scorecard", card,
+             "## Customer value and cost to serve", VALUE_NOTE, table(*value_rows(inp))]
     for key, title in (("paths", "Profit paths"), ("customers", "Customers, satisfaction and staff"),
                        ("whale", "Whale curve"), ("tornado", "What drives NPV"), ("causal_map", "Causal map")):
         if key in imgs:

@@ -20,7 +20,7 @@ LEVELS: tuple[str, ...] = (
 RATES: tuple[str, ...] = ("utilisation", "mean_wait_minutes", "abandonment_rate", "mean_queue_length")
 FLOWS: tuple[str, ...] = (
     "contacts_arrived", "contacts_served", "contacts_abandoned", "contacts_delayed", "queue_minutes", "customers_won", "customers_lost",
-    "employee_quits", "hires", "purchases",
+    "employee_quits", "hires", "purchases", "service_minutes", "practical_minutes",
 )
 MONEY: tuple[str, ...] = (
     "revenue", "cost_of_goods", "wages", "activity_costs", "turnover_costs", "acquisition_costs",

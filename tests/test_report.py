@@ -10,6 +10,7 @@ from tests.test_cli_run import spc
 
 SMALL = str(DATA / "engine_small.yaml")
 SECTIONS = ("Strategy comparison against baseline", "Balanced scorecard", "Profit paths", "Whale curve",
+            "Customer value and cost to serve", "customer equity", "unused capacity cost",
             "What drives NPV", "Causal map")
 
 

@@ -402,6 +402,10 @@ class Simulation:
             mean_headcount = acc["headcount_days"][:n] / self.P
             out["employee_turnover"] = np.where(mean_headcount > 0, acc["employee_quits"][:n] * (YEAR_DAYS / self.P) / mean_headcount, 0.0)
         out["mean_queue_length"] = acc["queue_time"][:n] / self.P
+        mpd = self.sc.employees.minutes_per_day
+        out["service_minutes"] = acc["busy_days"][:n] * mpd
+        emp = self.sc.employees  # practical capacity of the service desk (the back-office share is not in it)
+        out["practical_minutes"] = acc["headcount_days"][:n] * mpd * emp.service_share * emp.practical_capacity
         for name in ("contacts_arrived", "contacts_served", "contacts_abandoned", "contacts_delayed", "queue_minutes",
                      "customers_won", "customers_lost", "employee_quits", "hires", "purchases", "revenue",
                      "cost_of_goods", "wages", "activity_costs", "turnover_costs", "acquisition_costs",
