@@ -140,6 +140,18 @@ def value_rows(inp: ReportInput) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def green_rows(inp: ReportInput) -> tuple[list[str], list[list[str]]]:
+    """KPI x strategy: the month from which each KPI (on the mean path) stays green."""
+    from simulator.analysis.scorecard import green_from, status_over_time
+
+    table = green_from(status_over_time(inp.timeseries, inp.model.scenario))
+    rows = []
+    for kpi in dict.fromkeys(table["kpi"]):
+        sub = table[table["kpi"] == kpi].set_index("strategy")["green_from"]
+        rows.append([kpi, *("never" if pd.isna(sub.get(s)) else f"month {int(sub.get(s))}" for s in inp.strategies)])
+    return ["KPI stays green from", *inp.strategies], rows
+
+
 VALUE_NOTE = ("Customer equity: expected remaining value of the active base at the horizon (Gupta & Lehmann margin "
               "multiple from each segment's observed monthly margin after cost to serve and retention). LTV: realised "
               "profit plus expected remaining value, mean per customer ever served. Capacity: time-driven ABC on the "
@@ -172,7 +184,7 @@ def to_html(inp: ReportInput) -> str:
         card_html += f"<tr><td>{e(s)}</td>" + "".join(
             f'<td><span class="dot" style="background:{STATUS_COLOUR[r.status]}"></span>{r.status} ({r.score:.2f})</td>'
             for r in sub.itertuples()) + "</tr>"
-    card_html += "</table>"
+    card_html += "</table><h3>When each KPI turns green (and stays green)</h3>" + table(*green_rows(inp))
     if inp.scorecard.empty:
         card_html = "<p>This scenario defines no scorecard.</p>"
     summary_head, summary_rows = _summary_rows(inp.summary, inp.strategies)
@@ -234,6 +246,7 @@ def to_markdown(inp: ReportInput) -> str:
              "## Strategy comparison against baseline", table(COMPARISON_HEAD, _comparison_rows(inp.comparison)),
              "## Headline figures (mean ± 95% CI)", table(summary_head, summary_rows),
              "## Balanced scorecard", card,
+             *([] if inp.scorecard.empty else ["### When each KPI turns green (and stays green)", table(*green_rows(inp))]),
              "## Customer value and cost to serve", VALUE_NOTE, table(*value_rows(inp))]
     for key, title in (("paths", "Profit paths"), ("customers", "Customers, satisfaction and staff"),
                        ("whale", "Whale curve"), ("tornado", "What drives NPV"), ("causal_map", "Causal map")):

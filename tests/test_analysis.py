@@ -64,6 +64,10 @@ def test_scorecard_values_windows_and_p_green():
     over_time = status_over_time(ts, scenario)
     last = over_time[over_time["kpi"] == "last"].set_index("period")
     assert list(last["status"]) == ["red", "amber", "green"]  # means per period: 0, 9, 10
+    from simulator.analysis.scorecard import green_from
+
+    when = green_from(over_time).set_index("kpi")["green_from"]
+    assert when["last"] == 3 and pd.isna(when["sum3"])
 
 
 @settings(max_examples=25, deadline=None)

@@ -11,6 +11,7 @@ from tests.test_cli_run import spc
 SMALL = str(DATA / "engine_small.yaml")
 SECTIONS = ("Strategy comparison against baseline", "Balanced scorecard", "Profit paths", "Whale curve",
             "Customer value and cost to serve", "customer equity", "unused capacity cost",
+            "When each KPI turns green",
             "What drives NPV", "Causal map")
 
 
@@ -18,9 +19,12 @@ def _images(text: str) -> list[bytes]:
     return [base64.b64decode(b) for b in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", text)]
 
 
+SCORED = DATA / "engine_small_scored.yaml"
+
+
 def test_run_with_report_writes_a_self_contained_html(tmp_path):
     out = tmp_path / "report.html"
-    result = spc("run", SMALL, "--replications", "2", "--months", "3", "--report", str(out))
+    result = spc("run", str(SCORED), "--replications", "2", "--months", "3", "--report", str(out))
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     for section in SECTIONS:

@@ -120,3 +120,17 @@ def scorecard_document(card: pd.DataFrame) -> dict:
 
 def _f(x: float) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
+
+
+def green_from(over_time: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy and KPI: the first month after which the KPI stays green to the horizon (None if it never does)."""
+    rows = []
+    for (strategy, kpi), group in over_time.groupby(["strategy", "kpi"], sort=False):
+        green = (group.sort_values("period")["status"] == "green").to_numpy()
+        periods = group.sort_values("period")["period"].to_numpy()
+        month = None
+        if green.size and green[-1]:
+            not_green = np.flatnonzero(~green)
+            month = int(periods[not_green[-1] + 1]) if not_green.size else int(periods[0])
+        rows.append({"strategy": strategy, "kpi": kpi, "green_from": month})
+    return pd.DataFrame(rows, columns=["strategy", "kpi", "green_from"])
