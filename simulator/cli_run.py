@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simulator.analysis.stats import format_money as _money
 from simulator.errors import UsageError
 from simulator.results import SUMMARY_METRICS
 
@@ -172,13 +173,6 @@ def _fmt(metric: str, mean: float, lo: float, hi: float, currency: str) -> str:
     if metric == "employee_turnover":
         return f"{mean:.1%} ± {half:.1%}"
     return f"{mean:.2f} ± {half:.2f}"
-
-
-def _money(x: float) -> str:
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= size:
-            return f"{x / size:,.{1 if abs(x) < 100 * size else 0}f}{suffix}"
-    return f"{x:,.0f}"
 
 
 def print_tables(scenario, result, summary: pd.DataFrame) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from simulator import report_charts as charts
 from simulator.analysis.scorecard import rollup
+from simulator.analysis.stats import format_money as _money
 from simulator.graph.compiler import CompiledModel
 
 STATUS_COLOUR = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
@@ -35,15 +36,6 @@ class ReportInput:
     scenario_hash: str
     version: str
     tornado: pd.DataFrame | None = None
-
-
-def _money(x: float) -> str:
-    if x is None or pd.isna(x):
-        return "-"
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= size:
-            return f"{x / size:,.1f}{suffix}"
-    return f"{x:,.0f}"
 
 
 def _comparison_rows(cmp: pd.DataFrame) -> list[list[str]]:

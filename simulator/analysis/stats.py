@@ -39,3 +39,13 @@ def strategy_order(strategies, given=None) -> list[str]:
     if given:
         return [s for s in given if s in present]
     return sorted(present, key=lambda s: (s != "baseline", s))
+
+
+def format_money(x: float) -> str:
+    """Compact money for tables: 1.2M, 456k, 789 ('-' for a missing value)."""
+    if x is None or x != x:
+        return "-"
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:,.{1 if abs(x) < 100 * size else 0}f}{suffix}"
+    return f"{x:,.0f}"
