@@ -8,8 +8,6 @@ from pathlib import Path
 
 from simulator.errors import UsageError
 
-TORNADO_REPLICATIONS = 4  # one replication left the chart dominated by noise once paths diverge
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _positive_int, _seed
@@ -28,32 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def report_format(path: str, given: str | None) -> str:
     return given or ("md" if path.lower().endswith((".md", ".markdown")) else "html")
-
-
-def build_input(model, scenario_hash: str, timeseries, customers, strategies, replications: int, seed: int, months: int,
-                tornado: bool, workers: int | None):
-    from simulator import __version__
-    from simulator.analysis.comparison import comparison_frame
-    from simulator.analysis.scorecard import scorecard_frame
-    from simulator.analysis.summary import summary_frame
-    from simulator.report import ReportInput
-
-    sc = model.scenario
-    torn = None
-    if tornado and sc.network.links:
-        from simulator.analysis.sensitivity import tornado as run_tornado
-        from simulator.experiment import default_workers
-
-        data = sc.model_dump(mode="json", by_alias=True, exclude={"extends"})
-        links = [f"links.{link.source}->{link.target}.effect" for link in sc.network.links]
-        torn = run_tornado(data, "baseline", "npv", 0.2, replications=TORNADO_REPLICATIONS, seed=seed, months=months,
-                           workers=workers or default_workers(2 * len(links)), parameters=links)
-    return ReportInput(
-        model=model, timeseries=timeseries, customers=customers,
-        summary=summary_frame(timeseries, strategies), scorecard=scorecard_frame(timeseries, sc, strategies),
-        comparison=comparison_frame(timeseries, sc.metadata.discount_rate, sc.metadata.period_days, strategies=strategies),
-        strategies=tuple(strategies), replications=replications, seed=seed, months=months, scenario_hash=scenario_hash,
-        version=__version__, tornado=torn)
 
 
 def write_report(inp, path: str, fmt: str) -> None:
@@ -90,12 +62,14 @@ def _from_run_dir(directory: Path):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from simulator.report import analyse, with_tornado
+
     source = Path(args.source)
     fmt = report_format(args.out, args.format)
     if source.is_dir():
         model, meta, ts, customers = _from_run_dir(source)
-        inp = build_input(model, meta["scenario"]["hash"], ts, customers, list(meta["strategies"]), meta["replications"],
-                          meta["seed"], meta["months"], not args.no_tornado, args.workers)
+        inp = analyse(model, meta["scenario"]["hash"], ts, customers, list(meta["strategies"]), meta["replications"],
+                      meta["seed"], meta["months"])
     elif source.exists():
         from simulator.experiment import run_experiment
         from simulator.graph.compiler import compile_loaded
@@ -105,10 +79,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         model = compile_loaded(loaded)
         result = run_experiment(model, replications=args.replications, seed=args.seed, months=args.months,
                                 workers=args.workers)
-        inp = build_input(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
-                          result.replications, result.seed, result.months, not args.no_tornado, args.workers)
+        inp = analyse(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
+                      result.replications, result.seed, result.months)
     else:
         raise UsageError(f"no such file or folder: {args.source}")
-    write_report(inp, args.out, fmt)
+    write_report(inp if args.no_tornado else with_tornado(inp, args.workers), args.out, fmt)
     print(f"wrote {args.out}")
     return 0

@@ -52,14 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def run_document(loaded, result, summary: pd.DataFrame) -> dict[str, Any]:
+def run_document(loaded, result) -> dict[str, Any]:
+    """The JSON of a run: reproduction facts, headline figures, scorecard and comparison."""
     from simulator import __version__
     from simulator.analysis.comparison import comparison_document
     from simulator.analysis.scorecard import scorecard_document
 
     strategies: dict[str, Any] = {}
     for strategy in result.strategies:
-        rows = summary[summary["strategy"] == strategy]
+        rows = result.summary[result.summary["strategy"] == strategy]
         strategies[strategy] = {
             r.metric: {"mean": _num(r.mean), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high)}
             for r in rows.itertuples()
@@ -82,9 +83,9 @@ def _num(x: float) -> float | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from simulator.analysis.summary import summary_frame
     from simulator.experiment import resolve_strategies
     from simulator.graph.compiler import compile_loaded
+    from simulator.report import analyse
     from simulator.scenario.loader import load
 
     if not Path(args.file).exists():
@@ -94,52 +95,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
     strategies = resolve_strategies(loaded.scenario, requested)
     reps = args.replications or loaded.scenario.run.replications
-    result = analysed(_run_with_progress(model, strategies, reps, args, quiet=args.json), loaded.scenario)
-    summary = summary_frame(result.timeseries, result.strategies)
-    document = run_document(loaded, result, summary)
+    result = _run_with_progress(model, strategies, reps, args, quiet=args.json)
+    inp = analyse(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
+                  result.replications, result.seed, result.months)
+    document = run_document(loaded, inp)
     if args.out:
         from simulator.export import write_run
 
-        write_run(Path(args.out), result, summary, {**document, "scenario_data": _scenario_data(loaded)})
+        write_run(Path(args.out), inp.timeseries, inp.customers, inp.summary,
+                  {**document, "scenario_data": loaded.scenario.as_data()})
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print_tables(loaded.scenario, result, summary)
+        print_tables(loaded.scenario, inp)
         if args.out:
             print(f"wrote {args.out}/timeseries.parquet, customers.parquet, summary.csv, run.json")
     if args.report:
-        from simulator.cli_report import build_input, report_format, write_report
+        from simulator.cli_report import report_format, write_report
+        from simulator.report import with_tornado
 
-        inp = build_input(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
-                          result.replications, result.seed, result.months, not args.no_tornado, args.workers)
-        write_report(inp, args.report, report_format(args.report, None))
+        write_report(inp if args.no_tornado else with_tornado(inp, args.workers), args.report,
+                     report_format(args.report, None))
         if not args.json:
             print(f"wrote {args.report}")
     return 0
-
-
-def _scenario_data(loaded) -> dict:
-    """The merged scenario as validated data, so a run folder can be reported without the original files."""
-    return loaded.scenario.model_dump(mode="json", by_alias=True, exclude={"extends"})
-
-
-class Analysed:
-    """An experiment with its scorecard and comparison computed once for every front end."""
-
-    def __init__(self, result, scenario):
-        from simulator.analysis.comparison import comparison_frame
-        from simulator.analysis.scorecard import scorecard_frame
-
-        self.__dict__.update(result.__dict__)
-        meta = scenario.metadata
-        self.scorecard = scorecard_frame(result.timeseries, scenario, result.strategies)
-        self.comparison = comparison_frame(result.timeseries, meta.discount_rate, meta.period_days,
-                                           strategies=result.strategies)
-
-
-def analysed(result, scenario) -> Analysed:
-    return Analysed(result, scenario)
 
 
 def _run_with_progress(model, strategies, reps, args, quiet: bool):
@@ -175,7 +155,7 @@ def _fmt(metric: str, mean: float, lo: float, hi: float, currency: str) -> str:
     return f"{mean:.2f} ± {half:.2f}"
 
 
-def print_tables(scenario, result, summary: pd.DataFrame) -> None:
+def print_tables(scenario, result) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -189,7 +169,7 @@ def print_tables(scenario, result, summary: pd.DataFrame) -> None:
     for label in SUMMARY_METRICS.values():
         table.add_column(label, justify="right")
     for strategy in result.strategies:
-        rows = summary[summary["strategy"] == strategy].set_index("metric")
+        rows = result.summary[result.summary["strategy"] == strategy].set_index("metric")
         table.add_row(strategy, *(_fmt(m, rows.at[m, "mean"], rows.at[m, "ci_low"], rows.at[m, "ci_high"], currency)
                                   for m in SUMMARY_METRICS))
     console.print(table)

@@ -80,7 +80,7 @@ def iter_runs(model: CompiledModel, tasks: Sequence[Task], seed: int, months: in
         for task in tasks:
             yield task, _run_task(model, task, seed, months)
         return
-    data = model.scenario.model_dump(mode="json", by_alias=True)
+    data = model.scenario.as_data()
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(data,)) as pool:
         futures = [pool.submit(_run_in_worker, task, seed, months) for task in tasks]
         try:

@@ -13,8 +13,6 @@ from typing import Any
 
 import pandas as pd
 
-from simulator.experiment import ExperimentResult
-
 
 def _atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
@@ -22,11 +20,12 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def write_run(out_dir: Path, result: ExperimentResult, summary: pd.DataFrame, document: dict[str, Any]) -> list[Path]:
+def write_run(out_dir: Path, timeseries: pd.DataFrame, customers: pd.DataFrame, summary: pd.DataFrame,
+              document: dict[str, Any]) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / n for n in ("timeseries.parquet", "customers.parquet", "summary.csv", "run.json")]
-    _atomic(paths[0], lambda p: result.timeseries.to_parquet(p, index=False))
-    _atomic(paths[1], lambda p: result.customers.to_parquet(p, index=False))
+    _atomic(paths[0], lambda p: timeseries.to_parquet(p, index=False))
+    _atomic(paths[1], lambda p: customers.to_parquet(p, index=False))
     _atomic(paths[2], lambda p: summary.to_csv(p, index=False))
     _atomic(paths[3], lambda p: p.write_text(json.dumps(document, indent=2) + "\n"))
     return paths

@@ -22,7 +22,7 @@ STATUS_MARK = {"green": "🟢", "amber": "🟡", "red": "🔴"}
 
 
 @dataclass(frozen=True)
-class ReportInput:
+class Analysis:
     model: CompiledModel
     timeseries: pd.DataFrame
     customers: pd.DataFrame
@@ -36,6 +36,41 @@ class ReportInput:
     scenario_hash: str
     version: str
     tornado: pd.DataFrame | None = None
+
+
+TORNADO_REPLICATIONS = 4  # one replication left the chart dominated by noise once paths diverge
+
+
+def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, customers: pd.DataFrame, strategies,
+            replications: int, seed: int, months: int) -> Analysis:
+    """Summary, scorecard and comparison of an experiment, computed once for the tables, JSON and report."""
+    from simulator import __version__
+    from simulator.analysis.comparison import comparison_frame
+    from simulator.analysis.scorecard import scorecard_frame
+    from simulator.analysis.summary import summary_frame
+
+    sc = model.scenario
+    return Analysis(
+        model=model, timeseries=timeseries, customers=customers,
+        summary=summary_frame(timeseries, strategies), scorecard=scorecard_frame(timeseries, sc, strategies),
+        comparison=comparison_frame(timeseries, sc.metadata.discount_rate, sc.metadata.period_days, strategies=strategies),
+        strategies=tuple(strategies), replications=replications, seed=seed, months=months, scenario_hash=scenario_hash,
+        version=__version__)
+
+
+def with_tornado(inp: Analysis, workers: int | None = None) -> Analysis:
+    """The analysis plus a tornado of baseline NPV over every link effect (the report's 'what drives NPV')."""
+    from dataclasses import replace
+
+    from simulator.analysis.sensitivity import tornado
+    from simulator.experiment import default_workers
+
+    links = [f"links.{link.source}->{link.target}.effect" for link in inp.model.scenario.network.links]
+    if not links:
+        return inp
+    torn = tornado(inp.model.scenario.as_data(), "baseline", "npv", 0.2, replications=TORNADO_REPLICATIONS,
+                   seed=inp.seed, months=inp.months, workers=workers or default_workers(2 * len(links)), parameters=links)
+    return replace(inp, tornado=torn)
 
 
 def _comparison_rows(cmp: pd.DataFrame) -> list[list[str]]:
@@ -79,7 +114,7 @@ def _summary_rows(summary: pd.DataFrame, strategies) -> tuple[list[str], list[li
     return head, rows
 
 
-def _charts(inp: ReportInput) -> dict[str, bytes]:
+def _charts(inp: Analysis) -> dict[str, bytes]:
     out = {
         "paths": charts.paths_chart(inp.timeseries, inp.strategies, [("profit", "Monthly profit"),
                                                                      ("cumulative_profit", "Cumulative profit")]),
@@ -109,7 +144,7 @@ def _scorecard_matrix(card: pd.DataFrame, strategies) -> tuple[list[str], list[t
     return list(strategies), rows
 
 
-def value_rows(inp: ReportInput) -> tuple[list[str], list[list[str]]]:
+def value_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
     """Per strategy: customer equity, lifetime value per segment, and time-driven ABC capacity costs."""
     from simulator.analysis.customer_value import customer_equity, lifetime_values, time_driven_abc
 
@@ -132,7 +167,7 @@ def value_rows(inp: ReportInput) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
-def green_rows(inp: ReportInput) -> tuple[list[str], list[list[str]]]:
+def green_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
     """KPI x strategy: the month from which each KPI (on the mean path) stays green."""
     from simulator.analysis.scorecard import green_from, status_over_time
 
@@ -151,7 +186,7 @@ VALUE_NOTE = ("Customer equity: expected remaining value of the active base at t
               "contacts; unused = the rest of the practical capacity.")
 
 
-def to_html(inp: ReportInput) -> str:
+def to_html(inp: Analysis) -> str:
     sc = inp.model.scenario
     imgs = {k: base64.b64encode(v).decode() for k, v in _charts(inp).items()}
     e = html.escape
@@ -219,7 +254,7 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 """
 
 
-def to_markdown(inp: ReportInput) -> str:
+def to_markdown(inp: Analysis) -> str:
     sc = inp.model.scenario
     imgs = {k: base64.b64encode(v).decode() for k, v in _charts(inp).items()}
 

@@ -130,16 +130,21 @@ YAMLISH = st.text(alphabet=st.sampled_from(list("ab:-[]{},&*!<>|'\"#?%@ \n\t.012
                   max_size=120)
 
 
-@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(YAMLISH)
-def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
+def _loads_or_reports_positions(text: str) -> None:
+    """Write `text` as a scenario file: it either compiles or fails with positioned ScenarioError problems."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "fuzz.yaml"
+        path = Path(tmp) / "scenario.yaml"
         path.write_text(text, encoding="utf-8")
         try:
             compile_loaded(load(path))
         except ScenarioError as exc:
             assert exc.problems and all(p.line >= 1 for p in exc.problems)
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(YAMLISH)
+def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
+    _loads_or_reports_positions(text)
 
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -150,10 +155,4 @@ def test_edited_lines_of_the_shipped_file_never_crash(line: str, at: int, insert
     text = SHIPPED.read_text(encoding="utf-8")
     at = min(at, len(line))
     damaged = text.replace(line, line[:at] + insert + line[at + 1:], 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "damaged.yaml"
-        path.write_text(damaged, encoding="utf-8")
-        try:
-            compile_loaded(load(path))
-        except ScenarioError as exc:
-            assert exc.problems and all(p.line >= 1 for p in exc.problems)
+    _loads_or_reports_positions(damaged)

@@ -282,6 +282,10 @@ class Scenario(Strict):
     def node(self, name: str) -> Node | None:
         return next((n for n in self.network.nodes if n.name == name), None)
 
+    def as_data(self) -> dict:
+        """The merged, validated scenario as plain data (JSON types): how a scenario travels to workers and run folders."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"extends"})
+
     def strategy_names(self) -> list[str]:
         return ["baseline"] + [s.name for s in self.strategies if s.name != "baseline"]
 
