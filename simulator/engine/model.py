@@ -80,6 +80,7 @@ class Simulation:
         self.servers = FCFSServers(self._servers_for(self.staff.productive_fte(0.0)))
         self.customers = CustomerBase(sc, self.rng)
         self.segment_names = [s.name for s in sc.segments]
+        self._activity_segments: dict[str, np.ndarray] = {}
         # capacity cost rate (time-driven ABC): cost of capacity supplied / practical capacity, per minute
         self.minute_rate = emp.annual_salary / (YEAR_DAYS * emp.minutes_per_day * emp.practical_capacity)
         self.references = {n.name: n.reference for n in sc.network.nodes if n.kind == "lever"}
@@ -263,11 +264,13 @@ class Simulation:
         n = who.size
         acc["contacts_arrived"][period] += n
         start_period = self._period_of(exits)
-        np.add.at(acc["contacts_served"], start_period[served], 1)
-        np.add.at(acc["contacts_abandoned"], start_period[~served], 1)
-        np.add.at(acc["contacts_delayed"], start_period[served & (waits > 0)], 1)
-        np.add.at(acc["wait_days"], start_period[served], waits[served])
-        np.add.at(acc["busy_days"], start_period[served], handle[served])
+        bins = len(acc["contacts_served"])
+        served_period = start_period[served]
+        acc["contacts_served"] += np.bincount(served_period, minlength=bins)
+        acc["contacts_abandoned"] += np.bincount(start_period[~served], minlength=bins)
+        acc["contacts_delayed"] += np.bincount(start_period[served & (waits > 0)], minlength=bins)
+        acc["wait_days"] += np.bincount(served_period, weights=waits[served], minlength=bins)
+        acc["busy_days"] += np.bincount(served_period, weights=handle[served], minlength=bins)
         acc["queue_minutes"][period] += waits.sum() * mpd
         period_end = (period + 1) * self.P
         acc["queue_time"][period] += (np.minimum(exits, period_end) - times).sum()
@@ -337,10 +340,14 @@ class Simulation:
             self.acc["activity_costs"][period] += cost * mask.sum()
 
     def _segment_mask(self, act, segs: np.ndarray) -> np.ndarray:
+        """Which of these customers the activity applies to (a lookup by segment code; isin was a hot spot)."""
         if act.segments is None:
             return np.ones(segs.size, dtype=bool)
-        wanted = [self.segment_names.index(s) for s in act.segments]
-        return np.isin(segs, wanted)
+        lookup = self._activity_segments.get(act.name)
+        if lookup is None:
+            lookup = np.isin(np.arange(len(self.segment_names)), [self.segment_names.index(s) for s in act.segments])
+            self._activity_segments[act.name] = lookup
+        return lookup[segs]
 
     def _money(self, t: float, dt: float, period: int) -> None:
         acc = self.acc

@@ -43,20 +43,22 @@ class FCFSServers:
         if not free:  # nobody to answer: every contact is lost after its patience (at once if it has none)
             exits_arr = arrivals + np.where(np.isfinite(patiences), patiences, 0.0)
             return exits_arr, np.zeros(n, dtype=bool)
-        exits = [0.0] * n
-        served = [True] * n
-        for i, (a, h, p) in enumerate(zip(arrivals.tolist(), handles.tolist(), patiences.tolist(), strict=True)):
+        # An abandonment is stored as -(exit time): exits are >= 0, so the sign bit alone marks it
+        # (-0.0 included), which keeps the loop to one append per contact.
+        exits: list[float] = []
+        record = exits.append
+        for a, h, p in zip(arrivals.tolist(), handles.tolist(), patiences.tolist(), strict=True):
             f = free[0]
             if f <= a:
                 replace(free, a + h)
-                exits[i] = a
+                record(a)
             elif f - a <= p:
                 replace(free, f + h)
-                exits[i] = f
+                record(f)
             else:
-                exits[i] = a + p
-                served[i] = False
-        return np.asarray(exits), np.asarray(served, dtype=bool)
+                record(-(a + p))
+        signed = np.asarray(exits, dtype=float)
+        return np.abs(signed), ~np.signbit(signed)
 
 
 def erlang_c(arrival_rate: float, service_rate: float, servers: int) -> tuple[float, float]:
