@@ -117,6 +117,11 @@ def test_paired_ci_is_narrower_than_unpaired():
     assert cmp["spend"] == pytest.approx(10.0)  # one period, discount rate 0
 
 
+def test_replications_needed_is_never_fewer_than_one_more_than_now():
+    # two replications with the same sign: the mean is resolved long before the t quantile of 1 df lets go
+    assert replications_to_resolve(np.array([50.0, 10.0])) >= 3
+
+
 def test_indistinguishable_difference_says_how_many_replications():
     deltas = np.array([5.0, -3.0, 4.0, -1.0, 2.0])
     n = replications_to_resolve(deltas)

@@ -45,7 +45,8 @@ def replications_to_resolve(deltas: np.ndarray) -> int | None:
     n = deltas.size
     for _ in range(20):  # fixed point on the t quantile
         n = max(2, math.ceil((t975(n - 1) * sd / mean) ** 2))
-    return int(n)
+    # still unresolved now, so at least one more: with 2 replications the t quantile (12.7) is what hides it
+    return int(max(n, deltas.size + 1))
 
 
 def _per_rep(ts: pd.DataFrame, factors: pd.Series) -> pd.DataFrame:

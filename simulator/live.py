@@ -1,0 +1,199 @@
+"""Experiments for interactive front ends: warm worker processes, results streamed as they finish, cancel.
+
+A batch command can afford to start processes per run; a person moving a lever cannot wait for it. So a
+`WorkerPool` starts once (forkserver, which is safe inside a threaded UI, with the engine preloaded) and
+compiles each scenario version once per worker. Until the pool is warm, runs go through a thread in this
+process, so the first replication shows in well under a second. Tasks go replication-major (every strategy's
+replication 0 first), so paired comparisons become possible as early as they can.
+
+Each run's randomness depends only on (seed, replication), so where a run happens never changes its result.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from simulator.engine.model import RunOutput, run_once
+from simulator.experiment import Task, default_workers, ledger_frame, timeseries_frame
+from simulator.graph.compiler import CompiledModel, compile_scenario
+from simulator.scenario.models import Scenario
+
+_MODELS: dict[str, CompiledModel] = {}  # per worker process: scenario key -> compiled model
+
+
+def _warm() -> bool:
+    return True
+
+
+def _run_data(key: str, data: dict, task: Task, seed: int, months: int) -> RunOutput:
+    """Run one task in a worker; the scenario arrives as data and is compiled once per version."""
+    model = _MODELS.get(key)
+    if model is None:
+        if len(_MODELS) >= 4:
+            _MODELS.clear()
+        model = _MODELS[key] = compile_scenario(Scenario.model_validate(data))
+    return run_once(model, task.strategy, task.replication, seed, months)
+
+
+class WorkerPool:
+    """Worker processes that outlive one experiment. Starting it never blocks the caller."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, workers or default_workers(64))
+        self._executor: ProcessPoolExecutor | None = None
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._start, name="spc-pool-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["simulator.live"])
+            executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            with self._lock:
+                self._executor = executor
+            for f in [executor.submit(_warm) for _ in range(self.workers)]:
+                f.result()
+            self._ready.set()
+        except BaseException as exc:  # no pool (e.g. a platform without forkserver): runs stay in-process
+            self._failed = exc
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def submit(self, key: str, data: dict, task: Task, seed: int, months: int) -> Future:
+        assert self._executor is not None and self.ready
+        return self._executor.submit(_run_data, key, data, task, seed, months)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class LiveRun:
+    """One experiment streamed as it runs. Iterate `results()` in a background thread; `cancel()` from any thread."""
+
+    model: CompiledModel
+    scenario_key: str
+    strategies: tuple[str, ...]
+    replications: int
+    seed: int
+    months: int
+    pool: WorkerPool | None = None
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [Task(s, r) for r in range(self.replications) for s in self.strategies]
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def results(self) -> Iterator[tuple[Task, RunOutput]]:
+        """Finished runs in completion order. In-process until the pool is warm, then on the pool."""
+        pending = deque(self.tasks)
+        lock = threading.Lock()
+        finished: queue.Queue = queue.Queue()
+        inflight: list[Future] = []
+        data = self.model.scenario.as_data() if self.pool is not None else {}
+
+        def take() -> Task | None:
+            with lock:
+                return pending.popleft() if pending and not self.cancelled else None
+
+        def local() -> None:
+            while not self.cancelled and not (self.pool is not None and self.pool.ready):
+                task = take()
+                if task is None:
+                    break
+                try:
+                    finished.put((task, run_once(self.model, task.strategy, task.replication, self.seed, self.months)))
+                except BaseException as exc:
+                    finished.put((task, exc))
+            finished.put(None)
+
+        def on_done(task: Task, future: Future) -> None:
+            if future.cancelled():
+                return
+            exc = future.exception()
+            finished.put((task, exc if exc is not None else future.result()))
+
+        total = len(pending)
+        delivered = 0
+        threading.Thread(target=local, name="spc-local-run", daemon=True).start()
+        try:
+            while delivered < total and not self.cancelled:
+                if self.pool is not None and self.pool.ready:
+                    inflight = [f for f in inflight if not f.done()]
+                    while len(inflight) < 2 * self.pool.workers and (task := take()) is not None:
+                        future = self.pool.submit(self.scenario_key, data, task, self.seed, self.months)
+                        future.add_done_callback(lambda f, t=task: on_done(t, f))
+                        inflight.append(future)
+                try:
+                    item = finished.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if item is None:  # the in-process loop handed over to the pool
+                    continue
+                task, out = item
+                if isinstance(out, BaseException):
+                    raise out
+                delivered += 1
+                yield task, out
+        finally:
+            self.cancel()
+            for f in inflight:
+                f.cancel()
+
+
+@dataclass
+class Collected:
+    """Runs received so far, and frames over the replications every strategy has finished."""
+
+    strategies: tuple[str, ...]
+    outputs: dict[Task, RunOutput] = field(default_factory=dict)
+
+    def add(self, task: Task, out: RunOutput) -> None:
+        self.outputs[task] = out
+
+    @property
+    def done(self) -> int:
+        return len(self.outputs)
+
+    def complete_replications(self) -> list[int]:
+        reps = sorted({t.replication for t in self.outputs})
+        return [r for r in reps if all(Task(s, r) in self.outputs for s in self.strategies)]
+
+    def frames(self, customers: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
+        """(timeseries, customer ledger, replications) over complete replications (paired comparisons)."""
+        reps = self.complete_replications()
+        if not reps:
+            return pd.DataFrame(), None, 0
+        ordered = [self.outputs[Task(s, r)] for s in self.strategies for r in reps]
+        return timeseries_frame(ordered), (ledger_frame(ordered) if customers else None), len(reps)
+
+    def partial_timeseries(self) -> pd.DataFrame:
+        """Every run received so far, complete replication or not (for charts that need no pairing)."""
+        if not self.outputs:
+            return pd.DataFrame()
+        order = {s: i for i, s in enumerate(self.strategies)}
+        tasks = sorted(self.outputs, key=lambda t: (order.get(t.strategy, math.inf), t.replication))
+        return timeseries_frame([self.outputs[t] for t in tasks])

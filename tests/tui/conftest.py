@@ -1,0 +1,39 @@
+"""Shared pieces for the TUI tests: a small, fast configuration of the shipped scenario and a waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from tests.helpers import ROOT
+
+SHIPPED = str(ROOT / "scenarios" / "service_profit_chain.yaml")
+FAST = {"replications": 2, "months": 12, "workers": 1, "timings": False}
+
+
+async def wait_for_finished_run(app, pilot, newer_than: int = 0, timeout: float = 120.0) -> None:
+    """Wait until a RunFinished message for a run newer than `newer_than` has been handled."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if any(s.run_id == app.run_id > newer_than for s in app.finished_runs):
+            await pilot.pause()
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"no RunFinished within {timeout} s (status: {app.snapshot})")
+
+
+def run_async(test):
+    """Run an async test function with asyncio.run (no pytest plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+async def retype(pilot, box, text: str) -> None:
+    """Clear an input and type `text`, as a person would (End, backspaces, keys)."""
+    box.focus()
+    await pilot.press("end", *["backspace"] * len(box.value), *text)

@@ -1,0 +1,155 @@
+"""Pilot tests: open, edit a lever, wait for RunFinished, check the comparison moved the right way."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import DataTable, Input, Static, TabbedContent
+
+from tests.helpers import DATA
+from tests.tui.conftest import FAST, SHIPPED, retype, run_async, wait_for_finished_run
+from tui.app import TABS, SpcApp
+from tui.widgets.levers import LeverPanel
+
+
+def _delta(app: SpcApp, strategy: str) -> float:
+    cmp = app.snapshot.analysis.comparison.set_index("strategy")
+    return float(cmp.at[strategy, "delta_npv"])
+
+
+@run_async
+async def test_lever_edit_reruns_and_moves_the_comparison_the_expected_way():
+    app = SpcApp(SHIPPED, debounce=0.3, **FAST)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        first_run = app.run_id
+        before = _delta(app, "crm_for_acquisition")
+        table = app.query_one("#comparison-table", DataTable)
+        assert table.row_count == 5  # every strategy against baseline
+        # the person's way: focus the CRM package's one-off cost, clear it, type a bigger number
+        box = app.query_one(LeverPanel).input_for("initiatives.crm_package.one_off_cost")
+        await retype(pilot, box, "300000")
+        await wait_for_finished_run(app, pilot, newer_than=first_run)
+        assert app.run_id > first_run
+        after = _delta(app, "crm_for_acquisition")
+        # same random numbers (same seed), 180k more spent in month 1: Δ NPV falls by about 180k discounted
+        assert before - after == pytest.approx(180_000, rel=0.02)
+        assert app.changes == {"initiatives.crm_package.one_off_cost": 300000}
+        # other strategies do not change: common random numbers and the edit only touches CRM
+        assert _delta(app, "invest_in_people") == pytest.approx(app.finished_runs[0].analysis.comparison.set_index(
+            "strategy").at["invest_in_people", "delta_npv"], abs=1e-6)
+
+
+@run_async
+async def test_bad_lever_value_is_flagged_and_nothing_runs():
+    app = SpcApp(SHIPPED, debounce=0.3, **FAST)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        run_id = app.run_id
+        panel = app.query_one(LeverPanel)
+        box = panel.input_for("initiatives.crm_package.start_month")
+        await retype(pilot, box, "-3")
+        await pilot.pause(0.4)
+        assert box.has_class("-invalid")  # the whole scenario was validated: start_month must be >= 0
+        assert "greater than or equal to 0" in str(panel.query_one("#lever-error", Static).render())
+        await retype(pilot, box, "x")
+        await pilot.pause(0.2)
+        assert "not a number" in str(panel.query_one("#lever-error", Static).render())
+        assert app.run_id == run_id
+
+
+@run_async
+async def test_broken_file_shows_its_errors_and_the_app_keeps_working():
+    app = SpcApp(str(DATA / "invalid" / "link_unknown_node.yaml"), **FAST)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.query_one("#errors").display:
+                break
+        text = str(app.query_one("#errors", Static).render())
+        assert "Cannot open this scenario" in text and "link_unknown_node.yaml:" in text
+        assert app.is_running and app.model is None
+        app.open_scenario(SHIPPED)  # a good file after a bad one opens and runs
+        await wait_for_finished_run(app, pilot)
+        assert not app.query_one("#errors").display
+        assert app.snapshot.analysis is not None
+
+
+@run_async
+async def test_cancel_stops_the_run_and_keys_switch_views():
+    app = SpcApp(SHIPPED, replications=20, months=36, workers=1, timings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app.snapshot is not None:
+                break
+        await pilot.press("c")
+        await pilot.pause(1.5)
+        assert app.live.cancelled
+        assert app.snapshot.done < app.snapshot.total
+        assert "Cancelled" in str(app.query_one("#run-text", Static).render())
+        for key, tab in zip("23451", ("scorecard", "timeseries", "causal", "customers", "comparison"), strict=True):
+            await pilot.press(key)
+            assert app.query_one(TabbedContent).active == tab
+
+
+@run_async
+async def test_save_writes_an_extends_file_that_validates(tmp_path):
+    from simulator import load
+
+    app = SpcApp(SHIPPED, debounce=0.3, **FAST)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        first_run = app.run_id
+        box = app.query_one(LeverPanel).input_for("initiatives.people_programme.start_month")
+        await retype(pilot, box, "6")
+        await wait_for_finished_run(app, pilot, newer_than=first_run)
+        target = tmp_path / "edited.yaml"
+        app.action_save()
+        await pilot.pause()
+        field = app.screen.query_one("#save-path", Input)
+        field.value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+    text = target.read_text()
+    assert "extends:" in text and "start_month: 6" in text and "monthly_cost" not in text
+    edited = load(target).scenario
+    assert next(i for i in edited.initiatives if i.name == "people_programme").start_month == 6
+    assert len(edited.strategies) == 5
+
+
+@run_async
+async def test_browser_lists_the_shipped_scenarios_and_opens_one():
+    app = SpcApp(None, **FAST)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        from textual.widgets import OptionList
+
+        options = app.screen.query_one("#browser-list", OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert any(i.endswith("service_profit_chain.yaml") for i in ids)
+        options.highlighted = next(i for i, x in enumerate(ids) if x.endswith("service_profit_chain.yaml"))
+        await pilot.press("enter")
+        await wait_for_finished_run(app, pilot)
+        assert app.model.scenario.metadata.name
+
+
+@run_async
+async def test_every_action_is_in_the_command_palette():
+    app = SpcApp(SHIPPED, **FAST)
+    async with app.run_test(size=(100, 30)) as pilot:
+        commands = list(app.get_system_commands(app.screen))
+        titles = {c.title for c in commands}
+        callbacks = {getattr(c.callback, "__name__", "") for c in commands}
+        for binding in app.BINDINGS:
+            action = binding.action.split("(")[0]
+            if action == "show_tab":
+                continue
+            assert f"action_{action}" in callbacks or (action == "quit" and "Quit" in titles), action
+        assert {f"Show {label[2:]}" for _, label in TABS} <= titles
+        await pilot.press("t")
+        assert app.theme == "textual-light"
+        await pilot.press("t")
+        assert app.theme == "textual-dark"
+        await asyncio.sleep(0)

@@ -1,0 +1,35 @@
+"""Snapshot tests of each view at 100x30 with a fixed seed (pytest-textual-snapshot).
+
+Update after an intended change with `pytest tests/tui --snapshot-update`, then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import FAST, SHIPPED, wait_for_finished_run
+from tui.app import SpcApp
+
+VIEWS = {"comparison": "1", "scorecard": "2", "timeseries": "3", "causal": "4", "customers": "5"}
+
+
+def _app() -> SpcApp:
+    return SpcApp(SHIPPED, seed=20261123, **FAST)
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_view(snap_compare, view):
+    async def run_before(pilot) -> None:
+        await wait_for_finished_run(pilot.app, pilot)
+        await pilot.press(VIEWS[view])
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+def test_levers_panel_at_full_width(snap_compare):
+    async def run_before(pilot) -> None:
+        await wait_for_finished_run(pilot.app, pilot)
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(), terminal_size=(140, 40), run_before=run_before)

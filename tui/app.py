@@ -1,0 +1,366 @@
+"""`spc tui`: open a scenario, move levers, watch the strategies' comparison refine as replications stream in.
+
+The app holds no model logic: it loads and validates through `simulator`, runs through `simulator.live`
+in a thread worker, and hands each `RunSnapshot` to the views.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from simulator import CompiledModel, LoadedScenario, Problem, ScenarioError, UsageError, compile_loaded, load
+from simulator.graph.compiler import compile_scenario
+from simulator.live import LiveRun, WorkerPool
+from simulator.scenario.levers import apply, levers, save_override
+from simulator.scenario.loader import content_hash, load_data
+from tui.messages import (
+    LeverEdited,
+    ReplicationFinished,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    ScenarioFailed,
+    ScenarioOpened,
+)
+from tui.runner import stream
+from tui.screens.browser import ScenarioBrowser
+from tui.screens.help import HelpScreen
+from tui.screens.save import SaveScreen
+from tui.snapshot import RunSnapshot
+from tui.widgets.causal_map import CausalMapView
+from tui.widgets.comparison import ComparisonView
+from tui.widgets.customers import CustomerView
+from tui.widgets.levers import LeverPanel
+from tui.widgets.scorecard import ScorecardView
+from tui.widgets.status import RunStatus
+from tui.widgets.timeseries import TimeSeriesView
+
+TABS = (("comparison", "1 Comparison"), ("scorecard", "2 Scorecard"), ("timeseries", "3 Time series"),
+        ("causal", "4 Causal map"), ("customers", "5 Customers"))
+COMMANDS = (  # every action, by name, for the command palette (ctrl+p)
+    ("open", "Open scenario", "Browse the scenarios folder or type a path"),
+    ("rerun", "Run again", "Re-run the comparison now"),
+    ("cancel", "Cancel run", "Stop the running simulation"),
+    ("save", "Save edited scenario", "Write an extends: file holding only the changes"),
+    ("toggle_levers", "Toggle lever panel", "Show or hide the levers"),
+    ("toggle_auto", "Toggle automatic re-run", "Re-run after each lever edit, or only on r"),
+    ("highlight", "Highlight next strategy", "Show its 95% band in the time series"),
+    ("toggle_theme", "Toggle light/dark theme", "Switch between the light and the dark theme"),
+    ("help", "Help", "Keys and what each view shows"),
+)
+LEVERS_MIN_WIDTH = 110
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when under it (short, and the same on every machine)."""
+    rel = os.path.relpath(Path(path).resolve())
+    return rel if not rel.startswith("..") else str(path)
+
+
+class SpcApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "spc"
+    SUB_TITLE = "service-profit chain"
+    BINDINGS = [
+        Binding("o", "open", "Open"),
+        Binding("r", "rerun", "Run"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("s", "save", "Save"),
+        Binding("l", "toggle_levers", "Levers"),
+        Binding("a", "toggle_auto", "Auto-run", show=False),
+        Binding("h", "highlight", "Highlight", show=False),
+        Binding("t", "toggle_theme", "Theme", show=False),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        *(Binding(str(i), f"show_tab('{tab}')", label, show=False) for i, (tab, label) in enumerate(TABS, start=1)),
+    ]
+
+    def __init__(self, path: str | Path | None = None, *, replications: int | None = None, seed: int | None = None,
+                 months: int | None = None, workers: int | None = None, folders: Iterable[Path] = (),
+                 timings: bool = True, debounce: float = 0.8) -> None:
+        super().__init__()
+        self.initial_path = str(path) if path else None
+        self.replications, self.seed, self.months = replications, seed, months
+        self.worker_count = workers
+        self.folders = [SCENARIOS, *map(Path, folders)]
+        self.timings = timings
+        self.debounce = debounce
+        self.auto_run = True
+        self.pool: WorkerPool | None = None
+        self.loaded: LoadedScenario | None = None
+        self.model: CompiledModel | None = None
+        self.changes: dict[str, float | None] = {}
+        self.live: LiveRun | None = None
+        self.run_id = 0
+        self.snapshot: RunSnapshot | None = None
+        self.highlight: str | None = None
+        self.opened_at = 0.0
+        self.measured: dict[str, float] = {}
+        self.finished_runs: list[RunSnapshot] = []  # every RunFinished received for the current run (tests, bench)  # first replication and full comparison, seconds after opening
+        self._rerun_timer: Timer | None = None
+
+    # ---- layout ---------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")
+        yield Static("", id="errors")
+        with Horizontal(id="body"):
+            yield LeverPanel(id="levers")
+            with Vertical(id="main"):
+                with TabbedContent(id="tabs"):
+                    with TabPane(TABS[0][1], id="comparison"):
+                        yield ComparisonView()
+                    with TabPane(TABS[1][1], id="scorecard"):
+                        yield ScorecardView()
+                    with TabPane(TABS[2][1], id="timeseries"):
+                        yield TimeSeriesView()
+                    with TabPane(TABS[3][1], id="causal"):
+                        yield CausalMapView()
+                    with TabPane(TABS[4][1], id="customers"):
+                        yield CustomerView()
+        yield RunStatus(id="status", timings=self.timings)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        if self.size.width < LEVERS_MIN_WIDTH:  # at 80 columns the tables need the room; l shows the panel
+            self.query_one(LeverPanel).display = False
+        if (self.worker_count or 2) > 1:
+            self.pool = WorkerPool(self.worker_count)
+        if self.initial_path:
+            self.open_scenario(self.initial_path)
+        else:
+            self.action_open()
+
+    def on_unmount(self) -> None:
+        if self.live is not None:
+            self.live.cancel()
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    # ---- opening ----------------------------------------------------------------------------------------
+    def open_scenario(self, path: str) -> None:
+        self.opened_at = time.perf_counter()
+        self.measured = {}
+        self.query_one(RunStatus).message(f"Opening {path}…")
+        self._load(path)
+
+    @work(thread=True, group="load", exclusive=True)
+    def _load(self, path: str) -> None:
+        try:
+            loaded = load(path)
+            self.post_message(ScenarioOpened(loaded, compile_loaded(loaded)))
+        except ScenarioError as exc:
+            self.post_message(ScenarioFailed(path, exc.problems))
+        except (OSError, UsageError, ValueError) as exc:
+            self.post_message(ScenarioFailed(path, [Problem(path, 0, 0, str(exc))]))
+
+    def on_scenario_opened(self, message: ScenarioOpened) -> None:
+        self.loaded, self.model, self.changes = message.loaded, message.model, {}
+        sc = message.model.scenario
+        self.sub_title = f"{sc.metadata.name} · {shown_path(message.loaded.path)}"
+        self.query_one("#errors", Static).update("")
+        self.query_one("#errors").display = False
+        self.query_one(LeverPanel).show_levers(levers(message.loaded.data), {})
+        self.query_one(CausalMapView).show_model(message.model)
+        self.highlight = None
+        self.start_run()
+
+    def on_scenario_failed(self, message: ScenarioFailed) -> None:
+        errors = self.query_one("#errors", Static)
+        lines = [str(p) for p in message.problems[:8]]
+        more = len(message.problems) - len(lines)
+        errors.update("[b red]Cannot open this scenario[/]\n" + "\n".join(lines) + (f"\n… {more} more" if more else "")
+                      + "\n[dim]Fix the file and press o to open it again; the previous scenario stays loaded.[/]")
+        errors.display = True
+        self.query_one(RunStatus).message(f"{message.path}: {len(message.problems)} problem(s)")
+        self.notify(lines[0] if lines else "cannot open", title="Scenario not opened", severity="error")
+
+    # ---- running ----------------------------------------------------------------------------------------
+    def start_run(self) -> None:
+        if self.model is None:
+            return
+        if self.live is not None:
+            self.live.cancel()
+        sc = self.model.scenario
+        self.run_id += 1
+        self.live = LiveRun(self.model, content_hash(sc.as_data()), tuple(sc.strategy_names()),
+                            int(self.replications or sc.run.replications), int(self.seed if self.seed is not None
+                                                                               else sc.run.seed),
+                            int(self.months or sc.metadata.horizon_months), self.pool)
+        self.query_one(RunStatus).message(f"Running {len(self.live.tasks)} runs…")
+        self._stream(self.live, self.run_id)
+
+    @work(thread=True, group="run")
+    def _stream(self, live: LiveRun, run_id: int) -> None:
+        kinds = {"replication": ReplicationFinished, "finished": RunFinished, "cancelled": RunCancelled}
+        try:
+            stream(live, run_id, lambda kind, snap: self.post_message(kinds[kind](snap)))
+        except Exception as exc:  # a failed run is shown, never fatal
+            self.post_message(RunFailed(run_id, f"{type(exc).__name__}: {exc}"))
+
+    def on_replication_finished(self, message: ReplicationFinished) -> None:
+        self._show(message.snapshot, "Running")
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        if self._show(message.snapshot, "Done"):
+            self.finished_runs.append(message.snapshot)
+            self.measured.setdefault("full_comparison_s", time.perf_counter() - self.opened_at)
+
+    def on_run_cancelled(self, message: RunCancelled) -> None:
+        self._show(message.snapshot, "Cancelled")
+
+    def on_run_failed(self, message: RunFailed) -> None:
+        if message.run_id == self.run_id:
+            self.query_one(RunStatus).message(f"Run failed: {message.error}")
+            self.notify(message.error, title="Run failed", severity="error")
+
+    def _show(self, snap: RunSnapshot, state: str) -> bool:
+        if snap.run_id != self.run_id:
+            return False
+        self.measured.setdefault("first_replication_s", time.perf_counter() - self.opened_at)
+        previous, self.snapshot = self.snapshot, snap
+        self.query_one(RunStatus).show(snap, state)
+        strategies = self.live.strategies if self.live else ()
+        if self.highlight is None and snap.analysis is not None and not snap.analysis.comparison.empty:
+            self.highlight = str(snap.analysis.comparison["strategy"].iloc[0])
+        ts = self.query_one(TimeSeriesView)
+        ts.highlighted = self.highlight
+        ts.show(snap, strategies)
+        if snap.analysis is not None and (previous is None or previous.analysis is not snap.analysis):
+            self.query_one(ComparisonView).show(snap)
+            self.query_one(ScorecardView).show(snap)
+            if previous is None or previous.analysis is None or previous.analysis.customers is not snap.analysis.customers:
+                self.query_one(CustomerView).show(snap)
+        return True
+
+    # ---- levers -----------------------------------------------------------------------------------------
+    def on_lever_edited(self, message: LeverEdited) -> None:
+        if self.loaded is None:
+            return
+        base = levers(self.loaded.data)
+        original = next((lv.value for lv in base if lv.path == message.path), None)
+        if message.value == original:
+            self.changes.pop(message.path, None)
+        else:
+            self.changes[message.path] = message.value
+        if self._rerun_timer is not None:
+            self._rerun_timer.stop()
+        self._rerun_timer = self.set_timer(self.debounce, lambda: self.apply_levers(message.path))
+
+    def apply_levers(self, path: str | None = None, run: bool | None = None) -> bool:
+        """Validate the edited scenario as a whole; run it when valid (and auto-run is on, or asked)."""
+        if self.loaded is None:
+            return False
+        try:
+            scenario = load_data(apply(self.loaded.data, self.changes), str(self.loaded.path))
+            model = compile_scenario(scenario)
+        except ScenarioError as exc:
+            if path:
+                self.query_one(LeverPanel).mark(path, exc.problems[0].message)
+            return False
+        except UsageError as exc:
+            if path:
+                self.query_one(LeverPanel).mark(path, str(exc))
+            return False
+        self.model = model
+        edited = f" · {len(self.changes)} edit{'s' if len(self.changes) != 1 else ''}" if self.changes else ""
+        self.sub_title = f"{scenario.metadata.name} · {shown_path(self.loaded.path)}{edited}"
+        if run if run is not None else self.auto_run:
+            self.start_run()
+        return True
+
+    # ---- actions ----------------------------------------------------------------------------------------
+    def action_open(self) -> None:
+        def opened(path: str | None) -> None:
+            if path:
+                self.open_scenario(path)
+
+        self.push_screen(ScenarioBrowser(self.folders), opened)
+
+    def action_rerun(self) -> None:
+        if self._rerun_timer is not None:
+            self._rerun_timer.stop()
+        if self.changes:
+            self.apply_levers(run=True)
+        else:
+            self.start_run()
+
+    def action_cancel(self) -> None:
+        if self.live is not None and not self.live.cancelled:
+            self.live.cancel()
+            self.query_one(RunStatus).message("Cancelling…")
+
+    def action_toggle_auto(self) -> None:
+        self.auto_run = not self.auto_run
+        self.notify(f"Automatic re-run {'on' if self.auto_run else 'off: press r to run'}")
+
+    def action_toggle_levers(self) -> None:
+        panel = self.query_one(LeverPanel)
+        panel.display = not panel.display
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_highlight(self) -> None:
+        if self.live is None:
+            return
+        names = [s for s in self.live.strategies if s != "baseline"]
+        if names:
+            i = names.index(self.highlight) + 1 if self.highlight in names else 0
+            self.highlight = names[i % len(names)]
+            if self.snapshot is not None:
+                ts = self.query_one(TimeSeriesView)
+                ts.highlighted = self.highlight
+                ts.show(self.snapshot, self.live.strategies)
+            self.notify(f"Bands: baseline and {self.highlight}")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_save(self) -> None:
+        if self.loaded is None:
+            return
+        if not self.changes:
+            self.notify("Nothing to save: no lever has been changed", severity="warning")
+            return
+        base = self.loaded.path
+        suggestion = str(base.with_name(f"{base.stem}_edited.yaml"))
+        self.push_screen(SaveScreen(suggestion, len(self.changes)), self._save_to)
+
+    def _save_to(self, target: str | None) -> None:
+        if not target or self.loaded is None:
+            return
+        try:
+            saved = save_override(self.loaded.path, target, self.loaded.data, self.changes)
+        except (ScenarioError, UsageError, OSError) as exc:
+            first = exc.problems[0] if isinstance(exc, ScenarioError) else exc
+            self.notify(str(first), title="Not saved", severity="error")
+            return
+        self.notify(f"Saved {saved} (extends {self.loaded.path.name})", title="Saved")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)  # includes Quit, Keys, Theme, Screenshot
+        for name, title, help_text in COMMANDS:
+            yield SystemCommand(title, help_text, getattr(self, f"action_{name}"))
+        for i, (tab, label) in enumerate(TABS, start=1):
+            yield SystemCommand(f"Show {label[2:]}", f"Key {i}", lambda t=tab: self.action_show_tab(t))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "timeseries" and self.snapshot is not None and self.live is not None:
+            self.query_one(TimeSeriesView).show(self.snapshot, self.live.strategies)

@@ -1,0 +1,53 @@
+"""Messages the app's background work posts, named as facts that have happened (harlequin's convention)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from simulator import CompiledModel, LoadedScenario, Problem
+from tui.snapshot import RunSnapshot
+
+
+@dataclass
+class ScenarioOpened(Message):
+    loaded: LoadedScenario
+    model: CompiledModel
+
+
+@dataclass
+class ScenarioFailed(Message):
+    path: str
+    problems: list[Problem]
+
+
+@dataclass
+class ReplicationFinished(Message):
+    """One (strategy, replication) run came back; the snapshot holds everything received so far."""
+
+    snapshot: RunSnapshot
+
+
+@dataclass
+class RunFinished(Message):
+    snapshot: RunSnapshot
+
+
+@dataclass
+class RunCancelled(Message):
+    snapshot: RunSnapshot
+
+
+@dataclass
+class RunFailed(Message):
+    run_id: int
+    error: str
+
+
+@dataclass
+class LeverEdited(Message):
+    """A lever's text parsed as a number (or None for an optional field left empty)."""
+
+    path: str
+    value: float | None

@@ -1,0 +1,52 @@
+"""The background side of a run: stream results from `simulator.live`, post snapshots to the app.
+
+It runs in a Textual thread worker, so the event loop only ever receives finished snapshots. Analysis is
+throttled (it costs ~0.15 s for a full comparison), and the customer ledger, the largest frame, is only
+rebuilt every few seconds and at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pandas as pd
+
+from simulator.live import Collected, LiveRun
+from simulator.report import Analysis, analyse
+from tui.snapshot import RunSnapshot
+
+ANALYSIS_EVERY = 0.35  # seconds between refreshes of the tables while a run streams in
+LEDGER_EVERY = 3.0  # seconds between rebuilds of the customer ledger (whale curve)
+
+
+def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None]) -> None:
+    """Iterate the run to its end or cancellation; `post(kind, snapshot)` with kind replication|finished|cancelled."""
+    start = time.perf_counter()
+    collected = Collected(run.strategies)
+    total = len(run.tasks)
+    first: float | None = None
+    last_analysis = last_ledger = -1e9
+    analysis: Analysis | None = None
+    customers = pd.DataFrame()
+    analysed_reps = 0
+    for task, out in run.results():
+        collected.add(task, out)
+        now = time.perf_counter()
+        if first is None:
+            first = now - start
+        done = collected.done == total
+        complete = len(collected.complete_replications())
+        if done or (complete > analysed_reps and now - last_analysis >= ANALYSIS_EVERY):
+            want_ledger = done or now - last_ledger >= LEDGER_EVERY
+            ts, ledger, reps = collected.frames(customers=want_ledger)
+            if ledger is not None:
+                customers, last_ledger = ledger, now
+            analysis = analyse(run.model, run.scenario_key, ts, customers, run.strategies, reps, run.seed, run.months)
+            analysed_reps, last_analysis = reps, time.perf_counter()
+        snap = RunSnapshot(run_id, collected.done, total, run.replications, analysed_reps,
+                           time.perf_counter() - start, collected.partial_timeseries(), analysis, first)
+        post("finished" if done else "replication", snap)
+    if collected.done < total:
+        post("cancelled", RunSnapshot(run_id, collected.done, total, run.replications, analysed_reps,
+                                      time.perf_counter() - start, collected.partial_timeseries(), analysis, first))

@@ -1,0 +1,1 @@
+"""Modal screens: the scenario browser, saving an edited scenario, help."""

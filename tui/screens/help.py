@@ -1,0 +1,52 @@
+"""Help: what each view shows and every key."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# spc tui
+
+Compare CRM strategies on the service-profit chain. Every strategy runs on the same random customers
+(common random numbers), so differences are paired; replications stream in and the intervals narrow.
+
+| key | action |
+|---|---|
+| `o` | open a scenario (browser) |
+| `r` | run again now |
+| `c` | cancel the running simulation |
+| `a` | automatic re-run after a lever edit on/off |
+| `l` | show or hide the lever panel |
+| `s` | save edits as a new scenario (`extends:` the original, only the changes) |
+| `1`–`5` | comparison, scorecard, time series, causal map, customers |
+| `h` | highlight the next strategy's band in the time series |
+| `t` | light or dark theme |
+| `ctrl+p` | command palette: every action by name |
+| `?` | this help · `q` quit |
+
+**Comparison**: Δ NPV of profit against baseline with its 95% CI (green when the whole interval is above
+zero), P(better) over paired replications, ROI of the initiative spend, payback month, Δ satisfaction.
+"Not distinguishable yet (~N reps)" says how many replications would resolve it.
+
+**Scorecard**: the four perspectives; each KPI's value, status (● green ◐ amber ○ red) and P(green).
+
+**Time series**: means per strategy; baseline and the highlighted strategy with dotted 95% bands.
+
+**Causal map**: each node's causes, effects and the feedback loops through it (R reinforcing, B balancing).
+
+**Customers**: the whale curve, customer equity and lifetime value per segment.
+
+**Levers**: edit a number; it is checked at once and the comparison re-runs after a short pause.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)
