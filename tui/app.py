@@ -113,29 +113,29 @@ class SpcApp(App[None]):
 
     # ---- layout ---------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        # the views are kept as attributes: a query from a modal screen (help, browser) would not find them
+        self.errors = Static("", id="errors")
+        self.lever_panel = LeverPanel(id="levers")
+        self.tabs = TabbedContent(id="tabs")
+        self.comparison, self.scorecard = ComparisonView(), ScorecardView()
+        self.timeseries, self.causal_map, self.customer_view = TimeSeriesView(), CausalMapView(), CustomerView()
+        self.status = RunStatus(id="status", timings=self.timings)
         yield Header(icon="◆")
-        yield Static("", id="errors")
+        yield self.errors
         with Horizontal(id="body"):
-            yield LeverPanel(id="levers")
-            with Vertical(id="main"):
-                with TabbedContent(id="tabs"):
-                    with TabPane(TABS[0][1], id="comparison"):
-                        yield ComparisonView()
-                    with TabPane(TABS[1][1], id="scorecard"):
-                        yield ScorecardView()
-                    with TabPane(TABS[2][1], id="timeseries"):
-                        yield TimeSeriesView()
-                    with TabPane(TABS[3][1], id="causal"):
-                        yield CausalMapView()
-                    with TabPane(TABS[4][1], id="customers"):
-                        yield CustomerView()
-        yield RunStatus(id="status", timings=self.timings)
+            yield self.lever_panel
+            with Vertical(id="main"), self.tabs:
+                views = (self.comparison, self.scorecard, self.timeseries, self.causal_map, self.customer_view)
+                for (tab, label), view in zip(TABS, views, strict=True):
+                    with TabPane(label, id=tab):
+                        yield view
+        yield self.status
         yield Footer()
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         if self.size.width < LEVERS_MIN_WIDTH:  # at 80 columns the tables need the room; l shows the panel
-            self.query_one(LeverPanel).display = False
+            self.lever_panel.display = False
         if (self.worker_count or 2) > 1:
             self.pool = WorkerPool(self.worker_count)
         if self.initial_path:
@@ -153,7 +153,7 @@ class SpcApp(App[None]):
     def open_scenario(self, path: str) -> None:
         self.opened_at = time.perf_counter()
         self.measured = {}
-        self.query_one(RunStatus).message(f"Opening {path}…")
+        self.status.message(f"Opening {path}…")
         self._load(path)
 
     @work(thread=True, group="load", exclusive=True)
@@ -167,24 +167,28 @@ class SpcApp(App[None]):
             self.post_message(ScenarioFailed(path, [Problem(path, 0, 0, str(exc))]))
 
     def on_scenario_opened(self, message: ScenarioOpened) -> None:
+        if not self.status.is_attached:
+            return
         self.loaded, self.model, self.changes = message.loaded, message.model, {}
         sc = message.model.scenario
         self.sub_title = f"{sc.metadata.name} · {shown_path(message.loaded.path)}"
-        self.query_one("#errors", Static).update("")
-        self.query_one("#errors").display = False
-        self.query_one(LeverPanel).show_levers(levers(message.loaded.data), {})
-        self.query_one(CausalMapView).show_model(message.model)
+        self.errors.update("")
+        self.errors.display = False
+        self.lever_panel.show_levers(levers(message.loaded.data), {})
+        self.causal_map.show_model(message.model)
         self.highlight = None
         self.start_run()
 
     def on_scenario_failed(self, message: ScenarioFailed) -> None:
-        errors = self.query_one("#errors", Static)
+        if not self.status.is_attached:
+            return
+        errors = self.errors
         lines = [str(p) for p in message.problems[:8]]
         more = len(message.problems) - len(lines)
         errors.update("[b red]Cannot open this scenario[/]\n" + "\n".join(lines) + (f"\n… {more} more" if more else "")
                       + "\n[dim]Fix the file and press o to open it again; the previous scenario stays loaded.[/]")
         errors.display = True
-        self.query_one(RunStatus).message(f"{message.path}: {len(message.problems)} problem(s)")
+        self.status.message(f"{message.path}: {len(message.problems)} problem(s)")
         self.notify(lines[0] if lines else "cannot open", title="Scenario not opened", severity="error")
 
     # ---- running ----------------------------------------------------------------------------------------
@@ -199,7 +203,7 @@ class SpcApp(App[None]):
                             int(self.replications or sc.run.replications), int(self.seed if self.seed is not None
                                                                                else sc.run.seed),
                             int(self.months or sc.metadata.horizon_months), self.pool)
-        self.query_one(RunStatus).message(f"Running {len(self.live.tasks)} runs…")
+        self.status.message(f"Running {len(self.live.tasks)} runs…")
         self._stream(self.live, self.run_id)
 
     @work(thread=True, group="run")
@@ -223,26 +227,26 @@ class SpcApp(App[None]):
 
     def on_run_failed(self, message: RunFailed) -> None:
         if message.run_id == self.run_id:
-            self.query_one(RunStatus).message(f"Run failed: {message.error}")
+            self.status.message(f"Run failed: {message.error}")
             self.notify(message.error, title="Run failed", severity="error")
 
     def _show(self, snap: RunSnapshot, state: str) -> bool:
-        if snap.run_id != self.run_id:
+        if snap.run_id != self.run_id or not self.status.is_attached:  # stale, or the app is closing
             return False
         self.measured.setdefault("first_replication_s", time.perf_counter() - self.opened_at)
         previous, self.snapshot = self.snapshot, snap
-        self.query_one(RunStatus).show(snap, state)
+        self.status.show(snap, state)
         strategies = self.live.strategies if self.live else ()
         if self.highlight is None and snap.analysis is not None and not snap.analysis.comparison.empty:
             self.highlight = str(snap.analysis.comparison["strategy"].iloc[0])
-        ts = self.query_one(TimeSeriesView)
+        ts = self.timeseries
         ts.highlighted = self.highlight
         ts.show(snap, strategies)
         if snap.analysis is not None and (previous is None or previous.analysis is not snap.analysis):
-            self.query_one(ComparisonView).show(snap)
-            self.query_one(ScorecardView).show(snap)
+            self.comparison.show(snap)
+            self.scorecard.show(snap)
             if previous is None or previous.analysis is None or previous.analysis.customers is not snap.analysis.customers:
-                self.query_one(CustomerView).show(snap)
+                self.customer_view.show(snap)
         return True
 
     # ---- levers -----------------------------------------------------------------------------------------
@@ -268,11 +272,11 @@ class SpcApp(App[None]):
             model = compile_scenario(scenario)
         except ScenarioError as exc:
             if path:
-                self.query_one(LeverPanel).mark(path, exc.problems[0].message)
+                self.lever_panel.mark(path, exc.problems[0].message)
             return False
         except UsageError as exc:
             if path:
-                self.query_one(LeverPanel).mark(path, str(exc))
+                self.lever_panel.mark(path, str(exc))
             return False
         self.model = model
         edited = f" · {len(self.changes)} edit{'s' if len(self.changes) != 1 else ''}" if self.changes else ""
@@ -300,21 +304,21 @@ class SpcApp(App[None]):
     def action_cancel(self) -> None:
         if self.live is not None and not self.live.cancelled:
             self.live.cancel()
-            self.query_one(RunStatus).message("Cancelling…")
+            self.status.message("Cancelling…")
 
     def action_toggle_auto(self) -> None:
         self.auto_run = not self.auto_run
         self.notify(f"Automatic re-run {'on' if self.auto_run else 'off: press r to run'}")
 
     def action_toggle_levers(self) -> None:
-        panel = self.query_one(LeverPanel)
+        panel = self.lever_panel
         panel.display = not panel.display
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.tabs.active = tab
 
     def action_highlight(self) -> None:
         if self.live is None:
@@ -324,7 +328,7 @@ class SpcApp(App[None]):
             i = names.index(self.highlight) + 1 if self.highlight in names else 0
             self.highlight = names[i % len(names)]
             if self.snapshot is not None:
-                ts = self.query_one(TimeSeriesView)
+                ts = self.timeseries
                 ts.highlighted = self.highlight
                 ts.show(self.snapshot, self.live.strategies)
             self.notify(f"Bands: baseline and {self.highlight}")
@@ -363,4 +367,4 @@ class SpcApp(App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "timeseries" and self.snapshot is not None and self.live is not None:
-            self.query_one(TimeSeriesView).show(self.snapshot, self.live.strategies)
+            self.timeseries.show(self.snapshot, self.live.strategies)
