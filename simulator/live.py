@@ -72,6 +72,10 @@ class WorkerPool:
     def ready(self) -> bool:
         return self._ready.is_set()
 
+    @property
+    def failed(self) -> bool:
+        return self._failed is not None
+
     def submit(self, key: str, data: dict, task: Task, seed: int, months: int) -> Future:
         assert self._executor is not None and self.ready
         return self._executor.submit(_run_data, key, data, task, seed, months)
@@ -120,7 +124,11 @@ class LiveRun:
                 return pending.popleft() if pending and not self.cancelled else None
 
         def local() -> None:
-            while not self.cancelled and not (self.pool is not None and self.pool.ready):
+            # In-process runs share the UI's interpreter lock, so only the first one goes here while the
+            # pool starts; everything goes here only when there is no pool at all.
+            ran = 0
+            while not self.cancelled and (self.pool is None or self.pool.failed or (ran == 0 and not self.pool.ready)):
+                ran += 1
                 task = take()
                 if task is None:
                     break
@@ -138,9 +146,16 @@ class LiveRun:
 
         total = len(pending)
         delivered = 0
-        threading.Thread(target=local, name="spc-local-run", daemon=True).start()
+        def start_local() -> None:
+            threading.Thread(target=local, name="spc-local-run", daemon=True).start()
+
+        start_local()
+        local_alive = True
         try:
             while delivered < total and not self.cancelled:
+                if not local_alive and self.pool is not None and self.pool.failed and pending:
+                    start_local()  # the pool could not start: finish in this process
+                    local_alive = True
                 if self.pool is not None and self.pool.ready:
                     inflight = [f for f in inflight if not f.done()]
                     while len(inflight) < 2 * self.pool.workers and (task := take()) is not None:
@@ -152,6 +167,7 @@ class LiveRun:
                 except queue.Empty:
                     continue
                 if item is None:  # the in-process loop handed over to the pool
+                    local_alive = False
                     continue
                 task, out = item
                 if isinstance(out, BaseException):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -38,7 +39,7 @@ from tui.screens.browser import ScenarioBrowser
 from tui.screens.help import HelpScreen
 from tui.screens.save import SaveScreen
 from tui.snapshot import RunSnapshot
-from tui.widgets.causal_map import CausalMapView
+from tui.widgets.causal_map import CausalMapView, NodeSelected, explanation_text
 from tui.widgets.comparison import ComparisonView
 from tui.widgets.customers import CustomerView
 from tui.widgets.levers import LeverPanel
@@ -60,6 +61,7 @@ COMMANDS = (  # every action, by name, for the command palette (ctrl+p)
     ("help", "Help", "Keys and what each view shows"),
 )
 LEVERS_MIN_WIDTH = 110
+REFRESH_EVERY = 0.3  # seconds between redraws of the views while replications stream in
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
@@ -110,6 +112,8 @@ class SpcApp(App[None]):
         self.measured: dict[str, float] = {}
         self.finished_runs: list[RunSnapshot] = []  # every RunFinished received for the current run (tests, bench)  # first replication and full comparison, seconds after opening
         self._rerun_timer: Timer | None = None
+        self._refresh_timer: Timer | None = None
+        self._rendered: dict[str, object] = {}  # view -> what it last drew (a snapshot, analysis or frame)
 
     # ---- layout ---------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -220,6 +224,8 @@ class SpcApp(App[None]):
     def on_run_finished(self, message: RunFinished) -> None:
         if self._show(message.snapshot, "Done"):
             self.finished_runs.append(message.snapshot)
+            if self.causal_map.selected:
+                self._explain_node(self.causal_map.selected)
             self.measured.setdefault("full_comparison_s", time.perf_counter() - self.opened_at)
 
     def on_run_cancelled(self, message: RunCancelled) -> None:
@@ -231,23 +237,44 @@ class SpcApp(App[None]):
             self.notify(message.error, title="Run failed", severity="error")
 
     def _show(self, snap: RunSnapshot, state: str) -> bool:
+        """Take a snapshot: the status line at once, the views at most every REFRESH_EVERY seconds.
+
+        Rendering every replication's charts would let messages queue up behind the renderer.
+        """
         if snap.run_id != self.run_id or not self.status.is_attached:  # stale, or the app is closing
             return False
         self.measured.setdefault("first_replication_s", time.perf_counter() - self.opened_at)
-        previous, self.snapshot = self.snapshot, snap
+        self.snapshot = snap
         self.status.show(snap, state)
-        strategies = self.live.strategies if self.live else ()
-        if self.highlight is None and snap.analysis is not None and not snap.analysis.comparison.empty:
-            self.highlight = str(snap.analysis.comparison["strategy"].iloc[0])
-        ts = self.timeseries
-        ts.highlighted = self.highlight
-        ts.show(snap, strategies)
-        if snap.analysis is not None and (previous is None or previous.analysis is not snap.analysis):
+        if state != "Running":
+            self._refresh_views()
+        elif self._refresh_timer is None:
+            self._refresh_timer = self.set_timer(REFRESH_EVERY, self._refresh_views)
+        return True
+
+    def _refresh_views(self) -> None:
+        """Bring the tables up to date, and the charts of the view on screen (others catch up when shown)."""
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            self._refresh_timer = None
+        snap = self.snapshot
+        if snap is None or self.live is None or not self.status.is_attached:
+            return
+        a = snap.analysis
+        if self.highlight is None and a is not None and not a.comparison.empty:
+            self.highlight = str(a.comparison["strategy"].iloc[0])
+        if a is not None and self._rendered.get("tables") is not a:
             self.comparison.show(snap)
             self.scorecard.show(snap)
-            if previous is None or previous.analysis is None or previous.analysis.customers is not snap.analysis.customers:
-                self.customer_view.show(snap)
-        return True
+            self._rendered["tables"] = a
+        active = self.tabs.active
+        if active == "timeseries" and self._rendered.get("timeseries") is not snap:
+            self.timeseries.highlighted = self.highlight
+            self.timeseries.show(snap, self.live.strategies)
+            self._rendered["timeseries"] = snap
+        if active == "customers" and a is not None and self._rendered.get("customers") is not a.customers:
+            self.customer_view.show(snap)
+            self._rendered["customers"] = a.customers
 
     # ---- levers -----------------------------------------------------------------------------------------
     def on_lever_edited(self, message: LeverEdited) -> None:
@@ -328,9 +355,10 @@ class SpcApp(App[None]):
             i = names.index(self.highlight) + 1 if self.highlight in names else 0
             self.highlight = names[i % len(names)]
             if self.snapshot is not None:
-                ts = self.timeseries
-                ts.highlighted = self.highlight
-                ts.show(self.snapshot, self.live.strategies)
+                self._rendered.pop("timeseries", None)
+                self._refresh_views()
+                if self.causal_map.selected:
+                    self._explain_node(self.causal_map.selected)
             self.notify(f"Bands: baseline and {self.highlight}")
 
     def action_help(self) -> None:
@@ -364,7 +392,28 @@ class SpcApp(App[None]):
         for i, (tab, label) in enumerate(TABS, start=1):
             yield SystemCommand(f"Show {label[2:]}", f"Key {i}", lambda t=tab: self.action_show_tab(t))
 
+    # ---- explain ---------------------------------------------------------------------------------------
+    def on_node_selected(self, message: NodeSelected) -> None:
+        self._explain_node(message.node)
+
+    @work(thread=True, exclusive=True, group="explain")
+    def _explain_node(self, node: str) -> None:
+        """Decompose the selected node's change under the highlighted strategy along its causal paths."""
+        from simulator.analysis.explain import explain_timeseries
+
+        snap, strategy, model = self.snapshot, self.highlight, self.model
+        if snap is None or snap.analysis is None or not strategy or model is None:
+            return
+        if node not in snap.analysis.timeseries.columns:
+            return
+        try:
+            expl = explain_timeseries(snap.analysis.model, snap.analysis.timeseries, node, strategy)
+        except (UsageError, ValueError, KeyError) as exc:
+            text = Text(f"\n(no explanation for {node}: {exc})", style="dim")
+        else:
+            text = explanation_text(expl, node, strategy)
+        self.call_from_thread(self.causal_map.show_explanation, node, text)
+
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "timeseries" and self.snapshot is not None and self.live is not None:
-            self.timeseries.show(self.snapshot, self.live.strategies)
+        self._refresh_views()

@@ -30,6 +30,7 @@ def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None]) 
     analysis: Analysis | None = None
     customers = pd.DataFrame()
     analysed_reps = 0
+    partial, last_partial = pd.DataFrame(), -1e9
     for task, out in run.results():
         collected.add(task, out)
         now = time.perf_counter()
@@ -44,8 +45,10 @@ def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None]) 
                 customers, last_ledger = ledger, now
             analysis = analyse(run.model, run.scenario_key, ts, customers, run.strategies, reps, run.seed, run.months)
             analysed_reps, last_analysis = reps, time.perf_counter()
+        if done or now - last_partial >= ANALYSIS_EVERY:  # restacking every run costs O(runs) each time
+            partial, last_partial = collected.partial_timeseries(), now
         snap = RunSnapshot(run_id, collected.done, total, run.replications, analysed_reps,
-                           time.perf_counter() - start, collected.partial_timeseries(), analysis, first)
+                           time.perf_counter() - start, partial, analysis, first)
         post("finished" if done else "replication", snap)
     if collected.done < total:
         post("cancelled", RunSnapshot(run_id, collected.done, total, run.replications, analysed_reps,

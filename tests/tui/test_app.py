@@ -169,3 +169,24 @@ async def test_results_keep_arriving_under_a_modal_screen():
         await pilot.press("escape")
         await pilot.pause()
         assert app.comparison.query_one(DataTable).row_count == 5
+
+
+@run_async
+async def test_causal_map_explains_the_selected_node_along_its_paths():
+    app = SpcApp(SHIPPED, **FAST)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        await pilot.press("4")
+        from textual.widgets import OptionList
+
+        nodes = app.causal_map.query_one(OptionList)
+        index = next(i for i in range(nodes.option_count) if nodes.get_option_at_index(i).id == "employee_satisfaction")
+        nodes.highlighted = index
+        explain = app.causal_map.query_one("#map-explain", Static)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if "Why employee_satisfaction moved" in str(explain.render()):
+                break
+        text = str(explain.render())
+        assert f"under {app.highlight}" in text and "How the shock travelled" in text
+        assert "→" in text  # at least one causal path

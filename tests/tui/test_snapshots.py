@@ -22,6 +22,12 @@ def test_view(snap_compare, view):
     async def run_before(pilot) -> None:
         await wait_for_finished_run(pilot.app, pilot)
         await pilot.press(VIEWS[view])
+        if view == "causal":  # the explanation of the selected node arrives from a worker
+            explain = pilot.app.causal_map.query_one("#map-explain")
+            for _ in range(400):
+                if str(explain.render()).strip():
+                    break
+                await pilot.pause(0.05)
         await pilot.pause(0.3)
 
     assert snap_compare(_app(), terminal_size=(100, 30), run_before=run_before)

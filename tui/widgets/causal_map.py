@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -70,11 +73,13 @@ def node_details(model: CompiledModel, node: str) -> Text:
 
 class CausalMapView(Horizontal):
     model: CompiledModel | None = None
+    selected: str | None = None
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="map-nodes")
         with VerticalScroll(id="map-detail-scroll"):
             yield Static("Select a node", id="map-detail")
+            yield Static("", id="map-explain")
 
     def show_model(self, model: CompiledModel) -> None:
         self.model = model
@@ -97,4 +102,35 @@ class CausalMapView(Horizontal):
 
     def _detail(self, node: str | None) -> None:
         if self.model is not None and node:
+            self.selected = node
             self.query_one("#map-detail", Static).update(node_details(self.model, node))
+            self.query_one("#map-explain", Static).update("")
+            self.post_message(NodeSelected(node))
+
+    def show_explanation(self, node: str, text: Text) -> None:
+        if node == self.selected:
+            self.query_one("#map-explain", Static).update(text)
+
+
+@dataclass
+class NodeSelected(Message):
+    node: str
+
+
+def explanation_text(expl, node: str, strategy: str, top: int = 6) -> Text:
+    """Why a node moved under a strategy: the causal paths carrying its change and when the shock arrived."""
+    text = Text()
+    text.append(f"\nWhy {node} moved under {strategy} (vs baseline, mean over the horizon)\n", style="bold underline")
+    text.append(f"  total change {expl.total:+,.3g}\n")
+    for row in expl.paths.head(top).to_dict("records"):
+        text.append(f"  {row['contribution']:+,.3g} ", style="green" if row["contribution"] > 0 else "red")
+        text.append(f"({row['share']:.0%}) {row['path']}\n")
+    if len(expl.paths) > top:
+        text.append(f"  … {len(expl.paths) - top} more paths (spc explain)\n", style="dim")
+    if abs(expl.residual) > 1e-12:
+        text.append(f"  of which residual {expl.residual:+,.3g}\n", style="dim")
+    text.append("\nHow the shock travelled\n", style="bold underline")
+    for row in expl.trace.head(8).to_dict("records"):
+        text.append(f"  month {int(row['month']):>2}  {row['node']}  ", style="")
+        text.append(f"{row['via']}\n", style="dim")
+    return text

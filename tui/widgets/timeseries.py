@@ -26,10 +26,10 @@ PALETTE = ((230, 230, 230), (64, 196, 255), (102, 204, 102), (255, 92, 92), (214
 
 def bands(ts: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per strategy and period: mean and 95% CI bounds over replications."""
-    g = ts.groupby(["strategy", "period"])[metric]
-    out = g.agg(["mean", "std", "count"]).reset_index()
-    half = np.array([t975(int(n) - 1) if n > 1 else 0.0 for n in out["count"]]) * out["std"].fillna(0.0) / np.sqrt(
-        out["count"])
+    out = ts.groupby(["strategy", "period"], sort=False)[metric].agg(["mean", "std", "count"]).reset_index()
+    counts = out["count"].to_numpy()
+    quantile = {int(n): (t975(int(n) - 1) if n > 1 else 0.0) for n in np.unique(counts)}
+    half = np.array([quantile[int(n)] for n in counts]) * out["std"].fillna(0.0).to_numpy() / np.sqrt(counts)
     return out.assign(low=out["mean"] - half, high=out["mean"] + half)
 
 
@@ -65,9 +65,10 @@ def axis_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[float], list[
 
 def plot_bands(plt, frame: pd.DataFrame, strategies, highlighted: str | None) -> None:
     """Mean lines for every strategy, dim 95% band edges for baseline and the highlighted strategy."""
+    groups = dict(tuple(frame.groupby("strategy", sort=False)))
     for strategy in strategies:
-        sub = frame[frame["strategy"] == strategy]
-        if sub.empty:
+        sub = groups.get(strategy)
+        if sub is None:
             continue
         colour = colour_of(strategies, strategy)
         months = sub["period"].tolist()
