@@ -95,10 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live in their own modules (kept out of this file to keep it small)."""
-    from simulator import cli_explain, cli_play, cli_report, cli_run, cli_sensitivity, cli_tui
+    from simulator import cli_batch, cli_explain, cli_play, cli_report, cli_run, cli_sensitivity, cli_tui
 
-    return [cli_run.register, cli_sensitivity.register, cli_report.register, cli_tui.register, cli_explain.register,
-            cli_play.register]
+    return [cli_run.register, cli_sensitivity.register, cli_report.register, cli_batch.register,
+            cli_tui.register, cli_explain.register, cli_play.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_seed, help="random seed (default: the file's run.seed)")
     p.add_argument("--months", type=_positive_int, help="horizon in months (default: the file's)")
     p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--store", metavar="DB", help="open a stored run from a results database (spc batch)")
+    p.add_argument("--run", type=_positive_int, metavar="ID", help="with --store: the run to open (spc results DB)")
     p.add_argument("--serve", action="store_true", help="serve the app to a web browser (textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_positive_int, default=8000, help="with --serve: port (default 8000)")
@@ -28,7 +30,7 @@ def _own_command(args: argparse.Namespace) -> str:
     parts = [sys.executable, "-m", "simulator.cli", "tui"]
     if args.file:
         parts.append(args.file)
-    for flag in ("replications", "seed", "months", "workers"):
+    for flag in ("replications", "seed", "months", "workers", "store", "run"):
         value = getattr(args, flag)
         if value is not None:
             parts += [f"--{flag}", str(value)]
@@ -36,10 +38,14 @@ def _own_command(args: argparse.Namespace) -> str:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    if args.file:
-        from simulator.cli import existing_file
+    from simulator.cli import existing_file
 
+    if args.file:
         existing_file(args.file)
+    if (args.store is None) != (args.run is None):
+        raise UsageError("--store and --run go together: spc tui --store results.duckdb --run ID")
+    if args.store:
+        existing_file(args.store)
     if args.serve:
         try:
             from textual_serve.server import Server
@@ -50,5 +56,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
         return 0
     from tui.app import SpcApp  # the engine never imports the UI; only this command does
 
-    SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months, workers=args.workers).run()
+    SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months, workers=args.workers,
+           store=args.store, stored_run=args.run).run()
     return 0

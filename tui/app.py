@@ -91,8 +91,10 @@ class SpcApp(App[None]):
 
     def __init__(self, path: str | Path | None = None, *, replications: int | None = None, seed: int | None = None,
                  months: int | None = None, workers: int | None = None, folders: Iterable[Path] = (),
-                 timings: bool = True, debounce: float = 0.8) -> None:
+                 timings: bool = True, debounce: float = 0.8, store: str | Path | None = None,
+                 stored_run: int | None = None) -> None:
         super().__init__()
+        self.store, self.stored_run = store, stored_run
         self.initial_path = str(path) if path else None
         self.replications, self.seed, self.months = replications, seed, months
         self.worker_count = workers
@@ -142,7 +144,9 @@ class SpcApp(App[None]):
             self.lever_panel.display = False
         if (self.worker_count or 2) > 1:
             self.pool = WorkerPool(self.worker_count)
-        if self.initial_path:
+        if self.store is not None and self.stored_run is not None:
+            self.open_stored_run(self.store, self.stored_run)
+        elif self.initial_path:
             self.open_scenario(self.initial_path)
         else:
             self.action_open()
@@ -182,6 +186,41 @@ class SpcApp(App[None]):
         self.causal_map.show_model(message.model)
         self.highlight = None
         self.start_run()
+
+    # ---- a stored run (spc batch) ------------------------------------------------------------------------
+    def open_stored_run(self, store: str | Path, run_id: int) -> None:
+        self.opened_at = time.perf_counter()
+        self.status.message(f"Reading run {run_id} from {store}…")
+        self._load_stored(str(store), run_id)
+
+    @work(thread=True, group="load", exclusive=True)
+    def _load_stored(self, store: str, run_id: int) -> None:
+        from simulator.report import analyse
+        from simulator.store import load_run
+
+        try:
+            run = load_run(store, run_id)
+            model = run.model()
+            analysis = analyse(model, run.scenario_hash, run.timeseries, run.customers, run.strategies,
+                               run.replications, run.seed, run.months)
+        except (ScenarioError, UsageError, OSError, ValueError) as exc:
+            first = exc.problems[0] if isinstance(exc, ScenarioError) else exc
+            self.post_message(ScenarioFailed(f"{store} run {run_id}", [Problem(store, 0, 0, str(first))]))
+            return
+        self.call_from_thread(self._show_stored, run, model, analysis)
+
+    def _show_stored(self, run, model: CompiledModel, analysis) -> None:
+        """Show a finished run from the results database; levers stay off (it is a record, not a scenario file)."""
+        self.model, self.loaded, self.changes = model, None, {}
+        self.run_id += 1
+        self.live = LiveRun(model, run.scenario_hash, tuple(run.strategies), run.replications, run.seed, run.months)
+        self.live.cancel()
+        self.sub_title = f"{run.scenario_name} · stored run {run.run_id} ({'complete' if run.complete else 'partial'})"
+        self.lever_panel.display = False
+        self.causal_map.show_model(model)
+        done = len(run.strategies) * run.replications
+        snap = RunSnapshot(self.run_id, done, done, run.replications, run.replications, 0.0, run.timeseries, analysis)
+        self._show(snap, f"Stored run {run.run_id}")
 
     def on_scenario_failed(self, message: ScenarioFailed) -> None:
         if not self.status.is_attached:

@@ -190,3 +190,22 @@ async def test_causal_map_explains_the_selected_node_along_its_paths():
         text = str(explain.render())
         assert f"under {app.highlight}" in text and "How the shock travelled" in text
         assert "→" in text  # at least one causal path
+
+
+@run_async
+async def test_a_stored_batch_run_opens_in_the_views(tmp_path):
+    from tests.test_cli_run import spc
+
+    db = tmp_path / "results.duckdb"
+    made = spc("batch", str(DATA / "engine_small.yaml"), "--replications", "2", "--months", "6", "--store", str(db),
+               "--executor", "local")
+    assert made.returncode == 0, made.stderr
+    app = SpcApp(None, store=db, stored_run=1, **FAST)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app.snapshot is not None:
+                break
+        assert "stored run 1" in app.sub_title
+        assert app.comparison.query_one(DataTable).row_count == 2  # training and cuts against baseline
+        assert app.snapshot.analysis.replications == 2

@@ -1,0 +1,259 @@
+"""`spc batch`, `spc results`, `spc export`: sweeps into a results database, and reading it back."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from simulator.errors import UsageError
+
+RUNS_SHOWN = 20
+DEFAULT_STORE = "results.duckdb"  # simulator.store.DEFAULT_STORE (not imported here: keeps `spc --help` fast)
+EXECUTORS = ("local", "processes", "dask")  # simulator.batch.executors.EXECUTORS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from simulator.cli_run import _positive_int, _seed
+
+    p = sub.add_parser("batch", help="run scenario files and parameter sweeps into a results database")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_GLOB", help="scenario files, folders or globs")
+    p.add_argument("--sweep", action="append", default=[], metavar="KEY=v1,v2,...",
+                   help="grid values of a parameter path (repeat for a cartesian product)")
+    p.add_argument("--sample", metavar="lhs:N", help="draw N Latin-hypercube points over the --range keys")
+    p.add_argument("--range", action="append", default=[], metavar="KEY=lo:hi", help="a range for --sample")
+    p.add_argument("--strategies", help="comma-separated strategy names (default: all; baseline always runs)")
+    p.add_argument("--replications", type=_positive_int, help="replications per strategy (default: each file's)")
+    p.add_argument("--seed", type=_seed, help="random seed (default: each file's run.seed)")
+    p.add_argument("--months", type=_positive_int, help="horizon in months (default: each file's)")
+    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--executor", choices=EXECUTORS, default="processes", help="where tasks run (default: processes)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler, tcp://host:8786")
+    p.add_argument("--store", default=DEFAULT_STORE, metavar="FILE", help=f"results database (default: {DEFAULT_STORE})")
+    p.add_argument("--chunk-size", type=_positive_int, metavar="N", help="tasks per chunk sent to a worker (default: auto)")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("results", help="list the runs in a results database, or print a SQL query's result")
+    p.add_argument("store", metavar="FILE")
+    p.add_argument("--sql", metavar="QUERY", help="a read-only SQL query (DuckDB dialect)")
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("export", help="write one stored run as Parquet or CSV files (a folder like spc run --out)")
+    p.add_argument("store", metavar="FILE")
+    p.add_argument("--run", type=_positive_int, required=True, metavar="ID")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--out", metavar="PATH", help="output folder (default: run-ID)")
+    p.set_defaults(func=cmd_export)
+
+
+# ---- spc batch ------------------------------------------------------------------------------------------
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from simulator.batch.coordinator import execute, prepare
+    from simulator.batch.executors import make_executor
+    from simulator.batch.plan import build_plan
+    from simulator.batch.sweep import make_design
+    from simulator.store import Store
+
+    design = make_design(args.sweep, args.range, args.sample)
+    requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
+    specs = build_plan(args.paths, design, args.replications, args.seed, args.months, requested)
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler is for --executor dask")
+    files = len({s.file for s in specs})
+    executor = make_executor(args.executor, args.workers, args.scheduler)  # before the database: forks stay clean
+    try:
+        with Store(args.store) as store:
+            totals, done = prepare(store, specs)
+            print(f"batch: {files} file(s) x {len(specs) // files} variant(s): {len(specs)} runs, {totals.tasks} tasks; "
+                  f"{totals.already_stored} already stored, {totals.to_run} to run on {executor.description}",
+                  flush=True)
+            start = time.perf_counter()
+            stored = 0
+
+            def count(n: int) -> None:
+                nonlocal stored
+                stored += n
+
+            try:
+                with _progress_bar(totals.to_run) as advance:
+                    execute(store, specs, totals, done, executor, args.chunk_size,
+                            lambda n: (count(n), advance(n)))
+            except KeyboardInterrupt:
+                print(f"interrupted: {stored} task(s) of this batch stored in {args.store}; "
+                      "run the same command again to finish the rest", file=sys.stderr)
+                return 130
+    finally:
+        executor.close()
+    seconds = time.perf_counter() - start
+    rate = f" ({stored / seconds:.1f} tasks/s)" if stored and seconds > 0 else ""
+    ids = totals.run_ids
+    print(f"stored {stored} task(s) in {seconds:.1f} s{rate} in {args.store}, runs {_id_ranges(ids)}; "
+          f"see: spc results {args.store}")
+    return 0
+
+
+def _id_ranges(ids) -> str:
+    ids = sorted(set(ids))
+    parts, start = [], None
+    for i, x in enumerate(ids):
+        start = x if start is None else start
+        if i + 1 == len(ids) or ids[i + 1] != x + 1:
+            parts.append(str(x) if start == x else f"{start}-{x}")
+            start = None
+    return ",".join(parts)
+
+
+class _progress_bar:
+    """A rich progress bar (tasks done, rate, ETA) on a terminal; nothing otherwise."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty() or self.total <= 0:
+            return lambda n: None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task) -> Text:
+                return Text(f"{task.speed:.1f} tasks/s" if task.speed else "- tasks/s")
+
+        self.bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"), Rate(),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.__enter__()
+        job = self.bar.add_task("batch", total=self.total)
+        return lambda n: self.bar.update(job, advance=n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+# ---- spc results ----------------------------------------------------------------------------------------
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from simulator.store import list_runs, query
+
+    if args.sql:
+        _print_frame(query(args.store, args.sql), args.format, title=None)
+        return 0
+    runs = list_runs(args.store)
+    if args.format == "csv":
+        _print_frame(runs, "csv", title=None)
+        return 0
+    tasks, expected = int(runs["tasks_stored"].sum()), int(runs["tasks_expected"].sum())
+    print(f"{args.store}: {len(runs)} run(s), {tasks} of {expected} task(s) stored; "
+          "tables: runs, params, tasks, timeseries, customers, summaries, scenarios")
+    shown = runs.drop(columns=["scenario_hash", "scenario_file", "created_at", "version"])
+    shown["updated_at"] = shown["updated_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    if len(shown) > RUNS_SHOWN:
+        print(f"(last {RUNS_SHOWN} shown; all with --format csv or --sql 'SELECT * FROM runs')")
+        shown = shown.tail(RUNS_SHOWN)
+    _print_frame(shown, "table", title=None)
+    return 0
+
+
+def _print_frame(df, fmt: str, title: str | None) -> None:
+    if fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 200))
+    table = Table(title=title)
+    for column in df.columns:
+        table.add_column(str(column), justify="right" if df[column].dtype.kind in "iuf" else "left", overflow="fold")
+    for row in df.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+    print(f"({len(df)} row{'s' if len(df) != 1 else ''})")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+# ---- spc export -----------------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from simulator.export import write_run
+    from simulator.store import load_run
+
+    run = load_run(args.store, args.run)
+    out = Path(args.out or f"run-{args.run}")
+    if not run.tasks_stored:
+        raise UsageError(f"run {args.run} has no finished task yet")
+    summary, document = _analysis(run)
+    if args.format == "parquet":
+        paths = write_run(out, run.timeseries, run.customers, summary, document)
+    else:
+        paths = _write_csv(out, run, summary, document)
+    if not run.complete:
+        print(f"note: run {args.run} is incomplete ({run.tasks_stored} of {run.tasks_expected} tasks stored)",
+              file=sys.stderr)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _analysis(run):
+    """summary.csv and run.json as `spc run --out` writes them (so `spc report DIR` reads a Parquet export)."""
+    from simulator.analysis.summary import summary_frame
+
+    document = {"scenario": {"name": run.scenario_name, "file": run.scenario_file, "hash": run.scenario_hash},
+                "run_id": run.run_id, "variant": run.variant, "seed": run.seed, "replications": run.replications,
+                "months": run.months, "version": run.version, "strategies": list(run.strategies),
+                "complete": run.complete, "scenario_data": run.scenario_data}
+    if not run.complete:
+        return summary_frame(run.timeseries, run.strategies), document
+    from types import SimpleNamespace
+
+    from simulator.cli_run import run_document
+    from simulator.report import analyse
+
+    model = run.model()
+    inp = analyse(model, run.scenario_hash, run.timeseries, run.customers, run.strategies, run.replications,
+                  run.seed, run.months)
+    loaded = SimpleNamespace(scenario=model.scenario, path=run.scenario_file, content_hash=run.scenario_hash)
+    full = run_document(loaded, inp)
+    full.update({k: document[k] for k in ("run_id", "variant", "complete", "scenario_data")})
+    full["strategies_order"] = list(run.strategies)
+    return inp.summary, full
+
+
+def _write_csv(out: Path, run, summary, document) -> list[Path]:
+    import json
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / n for n in ("timeseries.csv", "customers.csv", "summary.csv", "run.json")]
+    writers = (lambda p: run.timeseries.to_csv(p, index=False), lambda p: run.customers.to_csv(p, index=False),
+               lambda p: summary.to_csv(p, index=False),
+               lambda p: p.write_text(json.dumps(document, indent=2, default=str) + "\n"))
+    for path, write in zip(paths, writers, strict=True):
+        tmp = path.with_name(f".{path.name}.tmp")
+        write(tmp)
+        os.replace(tmp, path)
+    return paths
