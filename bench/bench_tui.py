@@ -22,7 +22,7 @@ from tui.app import SpcApp  # noqa: E402
 SHIPPED = ROOT / "scenarios" / "service_profit_chain.yaml"
 
 
-async def one(replications: int) -> dict[str, float]:
+async def one(replications: int, every: float) -> dict[str, float]:
     app = SpcApp(SHIPPED, replications=replications)
     latencies: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
@@ -33,7 +33,7 @@ async def one(replications: int) -> dict[str, float]:
             await pilot.press(keys[i % len(keys)])
             latencies.append(time.perf_counter() - t)
             i += 1
-            await pilot.pause(0.2)
+            await pilot.pause(every)
         m = dict(app.measured)
     m["key_median_ms"] = 1000 * statistics.median(latencies)
     m["key_max_ms"] = 1000 * max(latencies)
@@ -45,9 +45,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--replications", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--every", type=float, default=1.0, help="seconds between key presses during the run")
     args = ap.parse_args()
     for k in range(args.repeat):
-        m = asyncio.run(one(args.replications))
+        m = asyncio.run(one(args.replications, args.every))
         print(f"run {k + 1}: first replication {m['first_replication_s']:.2f} s, full comparison "
               f"{m['full_comparison_s']:.2f} s (targets 1 s and 15 s); {m['keys']} key presses during the run: "
               f"median {m['key_median_ms']:.0f} ms, max {m['key_max_ms']:.0f} ms")

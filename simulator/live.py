@@ -11,14 +11,17 @@ Each run's randomness depends only on (seed, replication), so where a run happen
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import forkserver, resource_tracker
 
 import pandas as pd
 
@@ -44,6 +47,20 @@ def _run_data(key: str, data: dict, task: Task, seed: int, months: int) -> RunOu
     return run_once(model, task.strategy, task.replication, seed, months)
 
 
+@contextlib.contextmanager
+def _real_stdio():
+    """The process's own stdout/stderr while helper processes start (Textual swaps in objects without a fd)."""
+    saved = sys.stdout, sys.stderr
+    try:
+        if sys.__stdout__ is not None:
+            sys.stdout = sys.__stdout__
+        if sys.__stderr__ is not None:
+            sys.stderr = sys.__stderr__
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 class WorkerPool:
     """Worker processes that outlive one experiment. Starting it never blocks the caller."""
 
@@ -53,13 +70,20 @@ class WorkerPool:
         self._ready = threading.Event()
         self._failed: BaseException | None = None
         self._lock = threading.Lock()
+        try:
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload(["simulator.live"])
+            with _real_stdio():  # helper processes inherit stderr's descriptor; a UI may have replaced it
+                resource_tracker.ensure_running()
+                forkserver.ensure_running()
+        except Exception as exc:  # no forkserver on this platform: runs stay in-process
+            self._failed = exc
+            return
         threading.Thread(target=self._start, name="spc-pool-start", daemon=True).start()
 
     def _start(self) -> None:
         try:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["simulator.live"])
-            executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            executor = ProcessPoolExecutor(self.workers, mp_context=self._context)
             with self._lock:
                 self._executor = executor
             for f in [executor.submit(_warm) for _ in range(self.workers)]:

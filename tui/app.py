@@ -92,7 +92,7 @@ class SpcApp(App[None]):
     def __init__(self, path: str | Path | None = None, *, replications: int | None = None, seed: int | None = None,
                  months: int | None = None, workers: int | None = None, folders: Iterable[Path] = (),
                  timings: bool = True, debounce: float = 0.8, store: str | Path | None = None,
-                 stored_run: int | None = None) -> None:
+                 stored_run: int | None = None, pool: WorkerPool | None = None) -> None:
         super().__init__()
         self.store, self.stored_run = store, stored_run
         self.initial_path = str(path) if path else None
@@ -102,7 +102,9 @@ class SpcApp(App[None]):
         self.timings = timings
         self.debounce = debounce
         self.auto_run = True
-        self.pool: WorkerPool | None = None
+        # started here, before the UI starts, so the workers import the engine while the screen comes up
+        self.pool: WorkerPool | None = pool if pool is not None else (
+            WorkerPool(workers) if (workers or 2) > 1 else None)
         self.loaded: LoadedScenario | None = None
         self.model: CompiledModel | None = None
         self.changes: dict[str, float | None] = {}
@@ -142,8 +144,6 @@ class SpcApp(App[None]):
         self.theme = "textual-dark"
         if self.size.width < LEVERS_MIN_WIDTH:  # at 80 columns the tables need the room; l shows the panel
             self.lever_panel.display = False
-        if (self.worker_count or 2) > 1:
-            self.pool = WorkerPool(self.worker_count)
         if self.store is not None and self.stored_run is not None:
             self.open_stored_run(self.store, self.stored_run)
         elif self.initial_path:
@@ -321,10 +321,13 @@ class SpcApp(App[None]):
             return
         base = levers(self.loaded.data)
         original = next((lv.value for lv in base if lv.path == message.path), None)
+        before = dict(self.changes)
         if message.value == original:
             self.changes.pop(message.path, None)
         else:
             self.changes[message.path] = message.value
+        if self.changes == before:  # e.g. the inputs announcing their first value: nothing to re-run
+            return
         if self._rerun_timer is not None:
             self._rerun_timer.stop()
         self._rerun_timer = self.set_timer(self.debounce, lambda: self.apply_levers(message.path))

@@ -16,8 +16,9 @@ from simulator.live import Collected, LiveRun
 from simulator.report import Analysis, analyse
 from tui.snapshot import RunSnapshot
 
-ANALYSIS_EVERY = 0.35  # seconds between refreshes of the tables while a run streams in
-LEDGER_EVERY = 3.0  # seconds between rebuilds of the customer ledger (whale curve)
+ANALYSIS_EVERY = 1.0  # seconds between refreshes of the tables while a run streams in
+PARTIAL_EVERY = 1.0  # seconds between restacks of all runs received (the time series charts)
+LEDGER_EVERY = 1e9  # the customer ledger (whale curve), the largest frame, is built once at the end
 
 
 def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None]) -> None:
@@ -45,7 +46,7 @@ def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None]) 
                 customers, last_ledger = ledger, now
             analysis = analyse(run.model, run.scenario_key, ts, customers, run.strategies, reps, run.seed, run.months)
             analysed_reps, last_analysis = reps, time.perf_counter()
-        if done or now - last_partial >= ANALYSIS_EVERY:  # restacking every run costs O(runs) each time
+        if done or collected.done == 1 or now - last_partial >= PARTIAL_EVERY:  # restacking costs O(runs)
             partial, last_partial = collected.partial_timeseries(), now
         snap = RunSnapshot(run_id, collected.done, total, run.replications, analysed_reps,
                            time.perf_counter() - start, partial, analysis, first)

@@ -209,3 +209,17 @@ async def test_a_stored_batch_run_opens_in_the_views(tmp_path):
         assert "stored run 1" in app.sub_title
         assert app.comparison.query_one(DataTable).row_count == 2  # training and cuts against baseline
         assert app.snapshot.analysis.replications == 2
+
+
+@run_async
+async def test_worker_pool_starts_inside_the_app_and_runs_the_comparison():
+    """Textual swaps stderr for an object without a descriptor; the pool must still start (found by bench)."""
+    app = SpcApp(SHIPPED, replications=2, months=6, workers=2, timings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(600):
+            await pilot.pause(0.05)
+            if app.pool.ready or app.pool.failed:
+                break
+        assert app.pool.ready and not app.pool.failed, app.pool._failed
+        await wait_for_finished_run(app, pilot)
+        assert app.snapshot.analysis.replications == 2
