@@ -48,12 +48,10 @@ def _effect_label(effect: dict) -> str:
 
 
 def levers(data: dict) -> list[Lever]:
-    """Organisation levers (lever nodes' reference values, staffing) then each initiative's timing, cost and effects."""
+    """Staffing, then each initiative's timing, cost and effect sizes (what strategies are made of)."""
+    # Lever nodes' reference values are not offered: links respond to a lever's distance from its reference,
+    # so moving the reference itself changes nothing. Initiatives move levers; their sizes are below.
     out: list[Lever] = []
-    for node in (data.get("network") or {}).get("nodes") or []:
-        if node.get("kind") == "lever":
-            out.append(Lever(f"nodes.{node['name']}.reference", node["name"], "organisation",
-                             float(node.get("reference", 0.0))))
     emp = data.get("employees") or {}
     for key in STAFF_FIELDS:
         if key in emp:

@@ -7,6 +7,7 @@ as `LeverEdited` and the app validates the whole scenario before re-running.
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Static
 
@@ -23,6 +24,8 @@ def shown(value: float | None) -> str:
 
 class LeverPanel(VerticalScroll):
     """Inputs grouped by owner; ids are positional because paths hold characters ids cannot."""
+
+    BINDINGS = [Binding("escape", "leave", "Done editing")]  # letters type into inputs; esc gives keys back
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -51,6 +54,9 @@ class LeverPanel(VerticalScroll):
                                       classes="lever-row"))
         self.mount_all(widgets)
         self.query_one("#lever-error", Static).display = False
+
+    def action_leave(self) -> None:
+        self.app.set_focus(None)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         lever = self.levers.get(event.input.id or "")
