@@ -148,11 +148,9 @@ class LiveRun:
                 return pending.popleft() if pending and not self.cancelled else None
 
         def local() -> None:
-            # In-process runs share the UI's interpreter lock, so only the first one goes here while the
-            # pool starts; everything goes here only when there is no pool at all.
-            ran = 0
-            while not self.cancelled and (self.pool is None or self.pool.failed or (ran == 0 and not self.pool.ready)):
-                ran += 1
+            # Runs go here until the pool is warm (it takes a few seconds to import the engine), then stop;
+            # everything goes here only when there is no pool at all.
+            while not self.cancelled and (self.pool is None or self.pool.failed or not self.pool.ready):
                 task = take()
                 if task is None:
                     break

@@ -117,6 +117,7 @@ class SpcApp(App[None]):
         self.finished_runs: list[RunSnapshot] = []  # every RunFinished received for the current run (tests, bench)  # first replication and full comparison, seconds after opening
         self._rerun_timer: Timer | None = None
         self._refresh_timer: Timer | None = None
+        self._panels_pending: tuple[LoadedScenario, CompiledModel] | None = None
         self._rendered: dict[str, object] = {}  # view -> what it last drew (a snapshot, analysis or frame)
 
     # ---- layout ---------------------------------------------------------------------------------------
@@ -182,10 +183,20 @@ class SpcApp(App[None]):
         self.sub_title = f"{sc.metadata.name} · {shown_path(message.loaded.path)}"
         self.errors.update("")
         self.errors.display = False
-        self.lever_panel.show_levers(levers(message.loaded.data), {})
-        self.causal_map.show_model(message.model)
         self.highlight = None
         self.start_run()
+        # Building the panels (dozens of widgets) competes with the first in-process run for the interpreter
+        # lock, so it waits for the first result (or a second, whichever comes first).
+        self._panels_pending = (message.loaded, message.model)
+        self.set_timer(1.0, self._build_panels)
+
+    def _build_panels(self) -> None:
+        if self._panels_pending is None:
+            return
+        loaded, model = self._panels_pending
+        self._panels_pending = None
+        self.lever_panel.show_levers(levers(loaded.data), {})
+        self.causal_map.show_model(model)
 
     # ---- a stored run (spc batch) ------------------------------------------------------------------------
     def open_stored_run(self, store: str | Path, run_id: int) -> None:
@@ -253,7 +264,8 @@ class SpcApp(App[None]):
     def _stream(self, live: LiveRun, run_id: int) -> None:
         kinds = {"replication": ReplicationFinished, "finished": RunFinished, "cancelled": RunCancelled}
         try:
-            stream(live, run_id, lambda kind, snap: self.post_message(kinds[kind](snap)))
+            stream(live, run_id, lambda kind, snap: self.post_message(kinds[kind](snap)),
+                   wants_partial=lambda: self.tabs.active == "timeseries")
         except Exception as exc:  # a failed run is shown, never fatal
             self.post_message(RunFailed(run_id, f"{type(exc).__name__}: {exc}"))
 
@@ -285,6 +297,13 @@ class SpcApp(App[None]):
         self.measured.setdefault("first_replication_s", time.perf_counter() - self.opened_at)
         self.snapshot = snap
         self.status.show(snap, state)
+        if self._panels_pending is not None:
+            self.call_after_refresh(self._build_panels)
+        if state == "Done" and self.timings:
+            first = self.measured["first_replication_s"]
+            total = time.perf_counter() - self.opened_at
+            self.status.message(f"Done: {snap.total} runs · {snap.replications} replications · {total:.1f} s after "
+                                f"opening (first result at {first:.1f} s)")
         if state != "Running":
             self._refresh_views()
         elif self._refresh_timer is None:
@@ -302,11 +321,13 @@ class SpcApp(App[None]):
         a = snap.analysis
         if self.highlight is None and a is not None and not a.comparison.empty:
             self.highlight = str(a.comparison["strategy"].iloc[0])
-        if a is not None and self._rendered.get("tables") is not a:
-            self.comparison.show(snap)
-            self.scorecard.show(snap)
-            self._rendered["tables"] = a
         active = self.tabs.active
+        if a is not None and self._rendered.get("comparison") is not a:
+            self.comparison.show(snap)
+            self._rendered["comparison"] = a
+        if active == "scorecard" and a is not None and self._rendered.get("scorecard") is not a:
+            self.scorecard.show(snap)  # a wide table rebuilt from scratch: only when on screen
+            self._rendered["scorecard"] = a
         if active == "timeseries" and self._rendered.get("timeseries") is not snap:
             self.timeseries.highlighted = self.highlight
             self.timeseries.show(snap, self.live.strategies)

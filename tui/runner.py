@@ -16,13 +16,18 @@ from simulator.live import Collected, LiveRun
 from simulator.report import Analysis, analyse
 from tui.snapshot import RunSnapshot
 
-ANALYSIS_EVERY = 1.0  # seconds between refreshes of the tables while a run streams in
+ANALYSIS_EVERY = 1.5  # seconds between refreshes of the tables while a run streams in
 PARTIAL_EVERY = 1.0  # seconds between restacks of all runs received (the time series charts)
 LEDGER_EVERY = 1e9  # the customer ledger (whale curve), the largest frame, is built once at the end
 
 
-def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None]) -> None:
-    """Iterate the run to its end or cancellation; `post(kind, snapshot)` with kind replication|finished|cancelled."""
+def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None],
+           wants_partial: Callable[[], bool] = lambda: True) -> None:
+    """Iterate the run to its end or cancellation; `post(kind, snapshot)` with kind replication|finished|cancelled.
+
+    `wants_partial()` says whether anything on screen shows runs of incomplete replications (the charts);
+    restacking them is skipped otherwise, because on two cores every bit of work here slows the workers.
+    """
     start = time.perf_counter()
     collected = Collected(run.strategies)
     total = len(run.tasks)
@@ -46,7 +51,7 @@ def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None]) 
                 customers, last_ledger = ledger, now
             analysis = analyse(run.model, run.scenario_key, ts, customers, run.strategies, reps, run.seed, run.months)
             analysed_reps, last_analysis = reps, time.perf_counter()
-        if done or collected.done == 1 or now - last_partial >= PARTIAL_EVERY:  # restacking costs O(runs)
+        if done or (wants_partial() and (partial.empty or now - last_partial >= PARTIAL_EVERY)):
             partial, last_partial = collected.partial_timeseries(), now
         snap = RunSnapshot(run_id, collected.done, total, run.replications, analysed_reps,
                            time.perf_counter() - start, partial, analysis, first)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal
-from textual.widgets import ProgressBar, Static
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import ProgressBar
 
 from tui.snapshot import RunSnapshot
+
+
+class RunLine(Widget):
+    """One line of text that repaints without a layout pass (Static.update re-lays out the whole screen,
+    which, once per replication, cost more than everything else the app does while a run streams)."""
+
+    text: reactive[str] = reactive("No run yet", layout=False)
+
+    def render(self) -> RenderResult:
+        return self.text
 
 
 class RunStatus(Horizontal):
@@ -15,15 +27,14 @@ class RunStatus(Horizontal):
         self.timings = timings
 
     def compose(self) -> ComposeResult:
-        yield Static("No run yet", id="run-text")
+        yield RunLine(id="run-text")
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="run-progress")
 
     def show(self, snap: RunSnapshot, state: str) -> None:
         reps = f"{snap.complete}/{snap.replications} replications" if snap.analysis else "first replication…"
         timing = f" · {snap.elapsed:.1f} s" if self.timings else ""
-        self.query_one("#run-text", Static).update(f"{state}: {snap.done}/{snap.total} runs · {reps}{timing}")
-        bar = self.query_one(ProgressBar)
-        bar.update(total=snap.total, progress=snap.done)
+        self.query_one(RunLine).text = f"{state}: {snap.done}/{snap.total} runs · {reps}{timing}"
+        self.query_one(ProgressBar).update(total=snap.total, progress=snap.done)
 
     def message(self, text: str) -> None:
-        self.query_one("#run-text", Static).update(text)
+        self.query_one(RunLine).text = text
