@@ -54,8 +54,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
         print(f"Serving spc tui on http://{args.host}:{args.port} (Ctrl-C stops)", file=sys.stderr)
         Server(_own_command(args), host=args.host, port=args.port, title="spc").serve()
         return 0
+    from simulator.live import WorkerPool
+
+    # the workers start importing the engine now, while the UI is still being imported and drawn
+    pool = WorkerPool(args.workers) if (args.workers or 2) > 1 else None
     from tui.app import SpcApp  # the engine never imports the UI; only this command does
 
     SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months, workers=args.workers,
-           store=args.store, stored_run=args.run).run()
+           store=args.store, stored_run=args.run, pool=pool).run()
     return 0

@@ -42,8 +42,10 @@ TORNADO_REPLICATIONS = 4  # one replication left the chart dominated by noise on
 
 
 def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, customers: pd.DataFrame, strategies,
-            replications: int, seed: int, months: int) -> Analysis:
-    """Summary, scorecard and comparison of an experiment, computed once for the tables, JSON and report."""
+            replications: int, seed: int, months: int, scorecard: bool = True) -> Analysis:
+    """Summary, scorecard and comparison of an experiment, computed once for the tables, JSON and report.
+
+    `scorecard=False` leaves the scorecard empty: a live view refreshing a table that is not on screen."""
     from simulator import __version__
     from simulator.analysis.comparison import comparison_frame
     from simulator.analysis.scorecard import scorecard_frame
@@ -52,7 +54,8 @@ def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, 
     sc = model.scenario
     return Analysis(
         model=model, timeseries=timeseries, customers=customers,
-        summary=summary_frame(timeseries, strategies), scorecard=scorecard_frame(timeseries, sc, strategies),
+        summary=summary_frame(timeseries, strategies),
+        scorecard=scorecard_frame(timeseries, sc, strategies) if scorecard else pd.DataFrame(),
         comparison=comparison_frame(timeseries, sc.metadata.discount_rate, sc.metadata.period_days, strategies=strategies),
         strategies=tuple(strategies), replications=replications, seed=seed, months=months, scenario_hash=scenario_hash,
         version=__version__)

@@ -265,7 +265,8 @@ class SpcApp(App[None]):
         kinds = {"replication": ReplicationFinished, "finished": RunFinished, "cancelled": RunCancelled}
         try:
             stream(live, run_id, lambda kind, snap: self.post_message(kinds[kind](snap)),
-                   wants_partial=lambda: self.tabs.active == "timeseries")
+                   wants_partial=lambda: self.tabs.active == "timeseries",
+                   wants_scorecard=lambda: self.tabs.active == "scorecard")
         except Exception as exc:  # a failed run is shown, never fatal
             self.post_message(RunFailed(run_id, f"{type(exc).__name__}: {exc}"))
 

@@ -22,7 +22,7 @@ LEDGER_EVERY = 1e9  # the customer ledger (whale curve), the largest frame, is b
 
 
 def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None],
-           wants_partial: Callable[[], bool] = lambda: True) -> None:
+           wants_partial: Callable[[], bool] = lambda: True, wants_scorecard: Callable[[], bool] = lambda: True) -> None:
     """Iterate the run to its end or cancellation; `post(kind, snapshot)` with kind replication|finished|cancelled.
 
     `wants_partial()` says whether anything on screen shows runs of incomplete replications (the charts);
@@ -49,7 +49,8 @@ def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None],
             ts, ledger, reps = collected.frames(customers=want_ledger)
             if ledger is not None:
                 customers, last_ledger = ledger, now
-            analysis = analyse(run.model, run.scenario_key, ts, customers, run.strategies, reps, run.seed, run.months)
+            analysis = analyse(run.model, run.scenario_key, ts, customers, run.strategies, reps, run.seed, run.months,
+                               scorecard=done or wants_scorecard())
             analysed_reps, last_analysis = reps, time.perf_counter()
         if done or (wants_partial() and (partial.empty or now - last_partial >= PARTIAL_EVERY)):
             partial, last_partial = collected.partial_timeseries(), now
