@@ -327,15 +327,32 @@ class SpcApp(App[None]):
             self.comparison.show(snap)
             self._rendered["comparison"] = a
         if active == "scorecard" and a is not None and self._rendered.get("scorecard") is not a:
-            self.scorecard.show(snap)  # a wide table rebuilt from scratch: only when on screen
             self._rendered["scorecard"] = a
-        if active == "timeseries" and self._rendered.get("timeseries") is not snap:
+            if a.scorecard.empty and not a.timeseries.empty:  # not computed while it was off screen
+                self._fill_scorecard(snap)
+            else:
+                self.scorecard.show(snap)  # a wide table rebuilt from scratch: only when on screen
+        # the charts redraw only when their data does (at most once a second): plotext drawing is slow
+        if active == "timeseries" and self._rendered.get("timeseries") is not snap.partial_timeseries:
             self.timeseries.highlighted = self.highlight
             self.timeseries.show(snap, self.live.strategies)
-            self._rendered["timeseries"] = snap
+            self._rendered["timeseries"] = snap.partial_timeseries
         if active == "customers" and a is not None and self._rendered.get("customers") is not a.customers:
             self.customer_view.show(snap)
             self._rendered["customers"] = a.customers
+
+    @work(thread=True, exclusive=True, group="scorecard")
+    def _fill_scorecard(self, snap: RunSnapshot) -> None:
+        """The scorecard of a snapshot taken while it was off screen, computed now that it is shown."""
+        from dataclasses import replace
+
+        from simulator.analysis.scorecard import scorecard_frame
+
+        a = snap.analysis
+        if a is None:
+            return
+        card = scorecard_frame(a.timeseries, a.model.scenario, a.strategies)
+        self.call_from_thread(self.scorecard.show, replace(snap, analysis=replace(a, scorecard=card)))
 
     # ---- levers -----------------------------------------------------------------------------------------
     def on_lever_edited(self, message: LeverEdited) -> None:
