@@ -37,3 +37,14 @@ async def retype(pilot, box, text: str) -> None:
     """Clear an input and type `text`, as a person would (End, backspaces, keys)."""
     box.focus()
     await pilot.press("end", *["backspace"] * len(box.value), *text)
+
+
+async def wait_for_rerun_after_typing(app, pilot, timeout: float = 120.0) -> None:
+    """After a lever edit: let the debounce of the *last* keystroke fire, then wait for that run to finish.
+
+    On a loaded machine a pause between keys can fire the debounce for a partial value first; waiting on
+    the run started after the last keystroke makes the test independent of that.
+    """
+    await pilot.pause(app.debounce + 0.3)
+    target = app.run_id
+    await wait_for_finished_run(app, pilot, newer_than=target - 1, timeout=timeout)

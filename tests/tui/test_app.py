@@ -8,7 +8,14 @@ import pytest
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from tests.helpers import DATA
-from tests.tui.conftest import FAST, SHIPPED, retype, run_async, wait_for_finished_run
+from tests.tui.conftest import (
+    FAST,
+    SHIPPED,
+    retype,
+    run_async,
+    wait_for_finished_run,
+    wait_for_rerun_after_typing,
+)
 from tui.app import TABS, SpcApp
 from tui.widgets.levers import LeverPanel
 
@@ -30,7 +37,7 @@ async def test_lever_edit_reruns_and_moves_the_comparison_the_expected_way():
         # the person's way: focus the CRM package's one-off cost, clear it, type a bigger number
         box = app.query_one(LeverPanel).input_for("initiatives.crm_package.one_off_cost")
         await retype(pilot, box, "300000")
-        await wait_for_finished_run(app, pilot, newer_than=first_run)
+        await wait_for_rerun_after_typing(app, pilot)
         assert app.run_id > first_run
         after = _delta(app, "crm_for_acquisition")
         # same random numbers (same seed), 180k more spent in month 1: Δ NPV falls by about 180k discounted
@@ -105,10 +112,9 @@ async def test_save_writes_an_extends_file_that_validates(tmp_path):
     app = SpcApp(SHIPPED, debounce=0.3, **FAST)
     async with app.run_test(size=(130, 40)) as pilot:
         await wait_for_finished_run(app, pilot)
-        first_run = app.run_id
         box = app.query_one(LeverPanel).input_for("initiatives.people_programme.start_month")
         await retype(pilot, box, "6")
-        await wait_for_finished_run(app, pilot, newer_than=first_run)
+        await wait_for_rerun_after_typing(app, pilot)
         target = tmp_path / "edited.yaml"
         app.action_save()
         await pilot.pause()
