@@ -94,11 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Subcommands that live in their own modules (kept out of this file to keep it small)."""
-    from simulator import cli_batch, cli_explain, cli_play, cli_report, cli_run, cli_sensitivity, cli_tui
+    """Subcommands that live in their own modules, then those other packages add through the `spc.commands`
+    entry point (the terminal UI's `spc tui`): the engine never names the UI."""
+    from simulator import cli_batch, cli_explain, cli_play, cli_report, cli_run, cli_sensitivity
 
     return [cli_run.register, cli_sensitivity.register, cli_report.register, cli_batch.register,
-            cli_tui.register, cli_explain.register, cli_play.register]
+            cli_explain.register, cli_play.register, *plugins("spc.commands").values()]
+
+
+def plugins(group: str) -> dict[str, Callable]:
+    """Callables other installed packages offer under an entry point group (name -> loaded object)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.load() for ep in entry_points(group=group)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,6 @@ without it the interactive game opens in the TUI (when the TUI is installed)."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -34,14 +33,15 @@ def cmd_play(args: argparse.Namespace) -> int:
     if not Path(args.file).exists():
         raise UsageError(f"no such file: {args.file}")
     if not args.replay:
-        if importlib.util.find_spec("tui") is None or importlib.util.find_spec("tui.play") is None:
-            print(NO_TUI, file=sys.stderr)
-            return 2
-        from tui.play import tui_play_entry  # lazy: the engine never imports the UI at import time
+        from simulator.cli import plugins
 
         if args.budget < 0:
             raise UsageError("--budget must be zero or more")
-        return int(tui_play_entry(args.file, budget=args.budget, turn_months=args.turn_months, save_to=args.save) or 0)
+        interactive = plugins("spc.interactive").get("play")  # offered by the terminal UI when installed
+        if interactive is None:
+            print(NO_TUI, file=sys.stderr)
+            return 2
+        return int(interactive(args.file, budget=args.budget, turn_months=args.turn_months, save_to=args.save) or 0)
     from simulator.play import debrief, play_document, read_decisions, replay
     from simulator.scenario.loader import load
 

@@ -27,6 +27,21 @@ def test_engine_imports_no_ui() -> None:
     assert proc.returncode == 0 and proc.stdout.strip() == "clean", proc.stderr
 
 
+def test_engine_source_never_names_the_ui() -> None:
+    """Not even lazily: the UI plugs into `spc` through entry points (pyproject), the engine names no UI module."""
+    import re
+
+    pattern = re.compile(r"^\s*(from|import)\s+(tui|textual\w*)\b|find_spec\([\"'](tui|textual)", re.M)
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "simulator").rglob("*.py") if pattern.search(p.read_text())]
+    assert not offenders, offenders
+
+
+def test_the_ui_commands_arrive_through_entry_points() -> None:
+    from simulator.cli import plugins
+
+    assert "tui" in plugins("spc.commands") and "play" in plugins("spc.interactive")
+
+
 def test_committed_schema_is_current() -> None:
     expected = json_schema_text()
     assert SCHEMA.read_text(encoding="utf-8") == expected, (

@@ -358,10 +358,8 @@ class SpcApp(App[None]):
     def on_lever_edited(self, message: LeverEdited) -> None:
         if self.loaded is None:
             return
-        base = levers(self.loaded.data)
-        original = next((lv.value for lv in base if lv.path == message.path), None)
         before = dict(self.changes)
-        if message.value == original:
+        if message.value == message.original:
             self.changes.pop(message.path, None)
         else:
             self.changes[message.path] = message.value

@@ -51,3 +51,4 @@ class LeverEdited(Message):
 
     path: str
     value: float | None
+    original: float | None  # the value in the opened file, so an edit back to it is no change

@@ -69,7 +69,7 @@ class LeverPanel(VerticalScroll):
             self.mark(lever.path, str(exc))
             return
         self.mark(lever.path, None)
-        self.post_message(LeverEdited(lever.path, value))
+        self.post_message(LeverEdited(lever.path, value, lever.value))
 
     def input_for(self, path: str) -> Input | None:
         for ident, lever in self.levers.items():

@@ -1,4 +1,8 @@
-"""`spc tui [FILE]`: the terminal UI (or `--serve` it to a browser with textual-serve)."""
+"""`spc tui [FILE]`: the terminal UI (or `--serve` it to a browser with textual-serve).
+
+The command lives with the UI and reaches `spc` through the `spc.commands` entry point, so the engine's
+command line never names the UI.
+"""
 
 from __future__ import annotations
 
