@@ -78,11 +78,13 @@ def test_results_do_not_depend_on_worker_count():
 
 
 def test_money_lines_add_up():
+    """costs = the P&L lines, each once: activity costs are an allocation of wages, never added on top."""
     p = frame(SMALL_MODEL, "cuts", 0, 3, months=6)
-    parts = sum(p[c] for c in ("cost_of_goods", "wages", "activity_costs", "turnover_costs", "acquisition_costs",
-                               "initiative_spend", "fixed_costs"))
+    parts = sum(p[c] for c in ("cost_of_goods", "wages", "overtime_costs", "turnover_costs", "severance_costs",
+                               "acquisition_costs", "channel_costs", "initiative_spend", "fixed_costs"))
     np.testing.assert_allclose(p["costs"], parts, rtol=1e-12)
     np.testing.assert_allclose(p["profit"], p["revenue"] - p["costs"], rtol=1e-12)
+    assert (p["activity_costs"] > 0).all()  # the activities were costed... but only inside wages
     assert p["initiative_spend"].sum() == pytest.approx(1000.0)  # the cut's one-off cost, once
     assert (p["wages"] > 0).all()
 

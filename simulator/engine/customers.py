@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.engine.rng import Streams
+from simulator.engine.rng import ARRIVALS, CHURN, DISPOSITION, SEGMENT_SHIFT, KeyedRandom, customer_keys
 from simulator.scenario.models import Scenario
 
 _FLOAT_FIELDS = ("joined_day", "left_day", "satisfaction", "disposition", "revenue", "cost_of_goods", "cost_to_serve",
-                 "acquisition_cost")
+                 "acquisition_cost", "hazard_used", "churn_budget")
 _INT_FIELDS = ("contacts", "purchases")
 
 
 class CustomerBase:
-    """Per-customer state; every update is a vectorised operation over index arrays."""
+    """Per-customer state; every update is a vectorised operation over index arrays.
 
-    def __init__(self, scenario: Scenario, streams: Streams):
+    Each customer has a key (segment, ordinal): the ordinal-th customer of a segment is the same person in
+    every strategy (same disposition, same draws). Leaving runs on an exponential clock: a customer leaves
+    when the churn hazard accumulated since joining crosses an Exp(1) budget drawn once from the key, so
+    two strategies whose hazards differ a little see the same customer leave at nearly the same time.
+    Arrivals run on one clock per segment: the k-th arrival comes when the segment's accumulated arrival
+    rate crosses the sum of k keyed Exp(1) gaps, so a higher rate brings the same people sooner.
+    """
+
+    def __init__(self, scenario: Scenario, rng: KeyedRandom):
         self.scenario = scenario
-        self._rng = streams.dispositions
+        self._rng = rng
         self._spread = scenario.service.disposition_spread
         self.n_segments = len(scenario.segments)
         self.initial_satisfaction = np.array([s.initial_satisfaction for s in scenario.segments])
@@ -27,12 +35,19 @@ class CustomerBase:
         self.size = 0
         self.segment = np.zeros(capacity, dtype=np.int32)
         self.active = np.zeros(capacity, dtype=bool)
+        self.key = np.zeros(capacity, dtype=np.uint64)
         for name in _FLOAT_FIELDS:
             setattr(self, name, np.zeros(capacity))
         for name in _INT_FIELDS:
             setattr(self, name, np.zeros(capacity, dtype=np.int64))
         segs = np.repeat(np.arange(self.n_segments, dtype=np.int32), counts)
-        self._append(segs, np.zeros(total))
+        ordinals = np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if total else np.zeros(0, np.int64)
+        self._append(segs, ordinals, np.zeros(total))
+        # arrival clocks, one per segment: next ordinal, accumulated arrival rate, and the next arrival's budget
+        self.next_ordinal = np.asarray(counts, dtype=np.int64)
+        self.arrival_used = np.zeros(self.n_segments)
+        self.arrival_budget = np.array([float(self._gaps(s, int(self.next_ordinal[s]), 1)[0])
+                                        for s in range(self.n_segments)])
         self.step_contacts_by_segment = np.zeros(self.n_segments, dtype=np.int64)
         self.step_purchases_by_segment = np.zeros(self.n_segments, dtype=np.int64)
 
@@ -42,29 +57,76 @@ class CustomerBase:
         if needed <= capacity:
             return
         new_capacity = max(needed, capacity * 2)
-        for name in ("segment", "active", *_FLOAT_FIELDS, *_INT_FIELDS):
+        for name in ("segment", "active", "key", *_FLOAT_FIELDS, *_INT_FIELDS):
             old = getattr(self, name)
             new = np.zeros(new_capacity, dtype=old.dtype)
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
 
-    def _append(self, segs: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    def _append(self, segs: np.ndarray, ordinals: np.ndarray, joined: np.ndarray) -> np.ndarray:
         n = segs.size
         self._grow(self.size + n)
         idx = np.arange(self.size, self.size + n)
+        keys = customer_keys(segs, ordinals)
         self.segment[idx] = segs
+        self.key[idx] = keys
         self.active[idx] = True
         self.joined_day[idx] = joined
         self.left_day[idx] = np.inf
-        self.disposition[idx] = self._rng.normal(0.0, self._spread, n) if self._spread > 0 else 0.0
+        self.disposition[idx] = self._rng.normal(DISPOSITION, keys) * self._spread if self._spread > 0 else 0.0
         self.satisfaction[idx] = np.clip(self.initial_satisfaction[segs] + self.disposition[idx], 0.0, 10.0)
+        self.hazard_used[idx] = 0.0
+        self.churn_budget[idx] = self._rng.exponential(CHURN, keys)
         self.size += n
         return idx
 
-    def join(self, per_segment: np.ndarray, when: np.ndarray) -> np.ndarray:
-        """New customers per segment (in segment order) joining at the given days; returns their indices."""
-        segs = np.repeat(np.arange(self.n_segments, dtype=np.int32), per_segment)
-        return self._append(segs, when)
+    def _gaps(self, segment: int, first_ordinal: int, n: int) -> np.ndarray:
+        """Keyed Exp(1) gaps before arrivals first_ordinal .. first_ordinal + n - 1 of a segment."""
+        ordinals = np.arange(first_ordinal, first_ordinal + n, dtype=np.int64)
+        return self._rng.exponential(ARRIVALS, customer_keys(np.full(n, segment), ordinals))
+
+    def arrive(self, rate_per_day: np.ndarray, t: float, dt: float) -> np.ndarray:
+        """Advance every segment's arrival clock over [t, t + dt) at a constant rate; returns new indices.
+
+        Arrivals come in segment order, each at the exact moment its segment's accumulated rate crosses
+        the running sum of its keyed gaps."""
+        segs_out, ords_out, times_out = [], [], []
+        for s in range(self.n_segments):
+            rate = float(rate_per_day[s])
+            if rate <= 0:
+                continue
+            used, end = self.arrival_used[s], self.arrival_used[s] + rate * dt
+            budget, first = self.arrival_budget[s], int(self.next_ordinal[s])
+            if budget <= end:
+                expected = rate * dt
+                n_draw = int(expected + 6 * np.sqrt(expected) + 8)
+                points = [np.array([budget])]
+                last, k = budget, first + 1
+                while last <= end:  # extend until the first arrival beyond this step is known
+                    cum = last + np.cumsum(self._gaps(s, k, n_draw))
+                    points.append(cum)
+                    last, k = float(cum[-1]), k + n_draw
+                cum = np.concatenate(points)
+                n_in = int(np.searchsorted(cum, end, side="right"))
+                segs_out.append(np.full(n_in, s, dtype=np.int32))
+                ords_out.append(np.arange(first, first + n_in, dtype=np.int64))
+                times_out.append(t + (cum[:n_in] - used) / rate)
+                self.next_ordinal[s] = first + n_in
+                self.arrival_budget[s] = cum[n_in]
+            self.arrival_used[s] = end
+        if not segs_out:
+            return np.zeros(0, dtype=np.int64)
+        return self._append(np.concatenate(segs_out), np.concatenate(ords_out), np.concatenate(times_out))
+
+    def accumulate_churn(self, idx: np.ndarray, hazard_dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add each customer's hazard over the step to its clock -> (leaves?, fraction of the step before leaving)."""
+        before = self.hazard_used[idx]
+        after = before + hazard_dt
+        self.hazard_used[idx] = after
+        leave = after >= self.churn_budget[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.clip((self.churn_budget[idx][leave] - before[leave]) / hazard_dt[leave], 0.0, 1.0)
+        return leave, frac
 
     def leave(self, idx: np.ndarray, when: np.ndarray) -> None:
         self.active[idx] = False
@@ -116,6 +178,7 @@ class CustomerBase:
         return {
             "customer": np.arange(n),
             "segment": np.asarray(names, dtype=object)[self.segment[:n]],
+            "ordinal": (self.key[:n] & np.uint64((1 << SEGMENT_SHIFT) - 1)).astype(np.int64),
             "joined_day": self.joined_day[:n].copy(),
             "left_day": np.where(np.isinf(left), np.nan, left),
             "tenure_months": (end - self.joined_day[:n]) / period_days,

@@ -18,12 +18,13 @@ import simpy
 
 from simulator.engine.customers import CustomerBase
 from simulator.engine.policy import Policy
-from simulator.engine.rng import Streams
+from simulator.engine import rng as keyed
+from simulator.engine.rng import KeyedRandom, within_group_index
 from simulator.engine.service import FCFSServers
 from simulator.graph.compiler import CompiledModel
 from simulator.graph.network import NetworkState
 from simulator.ports import READ_PORTS
-from simulator.results import ENGINE_METRICS
+from simulator.results import ACTIVITY_VOLUME_PREFIX, COST_COLUMNS, ENGINE_METRICS
 from simulator.scenario.models import SEGMENT_PARAMETERS
 
 YEAR_DAYS = 365.25
@@ -41,16 +42,63 @@ class RunOutput:
 
 
 class Workforce:
-    """Employees as a list of hire days (tens of people: a list is the right size of tool)."""
+    """Employees as small parallel lists (tens to thousands of people: lists are the right size of tool).
 
-    def __init__(self, headcount: int, ramp_days: float):
+    Each employee is the j-th person ever on the payroll (the initial staff first, then hires in order),
+    the same person in every strategy, and quits on an exponential clock: when the quit hazard accumulated
+    since joining crosses an Exp(1) budget keyed by j.
+    """
+
+    def __init__(self, headcount: int, ramp_days: float, rng: KeyedRandom):
+        self.rng = rng
         self.hire_days: list[float] = [-math.inf] * headcount
+        self.ordinals: list[int] = list(range(headcount))
+        self.hazard_used: list[float] = [0.0] * headcount
+        self.budgets: list[float] = self._budgets(self.ordinals)
+        self.next_ordinal = headcount
         self.ramp_days = ramp_days
         self.pipeline = 0
+
+    def _budgets(self, ordinals: list[int]) -> list[float]:
+        if not ordinals:
+            return []
+        return self.rng.exponential(keyed.EMPLOYEES, np.asarray(ordinals, dtype=np.uint64)).tolist()
 
     @property
     def headcount(self) -> int:
         return len(self.hire_days)
+
+    def hire(self, day: float) -> None:
+        self.hire_days.append(day)
+        self.ordinals.append(self.next_ordinal)
+        self.hazard_used.append(0.0)
+        self.budgets.extend(self._budgets([self.next_ordinal]))
+        self.next_ordinal += 1
+
+    def _keep(self, keep: list[int]) -> None:
+        self.hire_days = [self.hire_days[i] for i in keep]
+        self.ordinals = [self.ordinals[i] for i in keep]
+        self.hazard_used = [self.hazard_used[i] for i in keep]
+        self.budgets = [self.budgets[i] for i in keep]
+
+    def quits(self, hazard_dt: float) -> int:
+        """Advance every clock by the step's hazard; those whose budget is used up quit. Returns how many."""
+        used = [h + hazard_dt for h in self.hazard_used]
+        self.hazard_used = used
+        stay = [i for i, (h, b) in enumerate(zip(used, self.budgets, strict=True)) if h < b]
+        n_quits = len(used) - len(stay)
+        if n_quits:
+            self._keep(stay)
+        return n_quits
+
+    def cut_to(self, target: int) -> int:
+        """Redundancies down to `target`: the most recent hires leave first. Returns how many left."""
+        excess = self.headcount - target
+        if excess <= 0:
+            return 0
+        order = sorted(range(self.headcount), key=lambda i: (self.hire_days[i], self.ordinals[i]))
+        self._keep(sorted(order[:target]))
+        return excess
 
     def productive_fte(self, now: float) -> float:
         if self.ramp_days <= 0:
@@ -71,12 +119,13 @@ class Simulation:
         self.P = sc.metadata.period_days
         self.n_periods = int(months if months is not None else sc.metadata.horizon_months)
         self.horizon = self.n_periods * self.P
-        self.rng = Streams.for_replication(seed, replication)
+        self.rng = KeyedRandom.for_replication(seed, replication)
+        self.step_index = 0
         self.policy = Policy.for_strategy(sc, strategy)
         self.network = NetworkState(model)
         self.env = simpy.Environment()
         emp = sc.employees
-        self.staff = Workforce(emp.headcount, emp.ramp_days)
+        self.staff = Workforce(emp.headcount, emp.ramp_days, self.rng)
         self.servers = FCFSServers(self._servers_for(self.staff.productive_fte(0.0)))
         self.customers = CustomerBase(sc, self.rng)
         self.segment_names = [s.name for s in sc.segments]
@@ -96,6 +145,10 @@ class Simulation:
         self.acc = {c: np.zeros(self.n_periods + 1) for c in columns + ["busy_days", "server_days", "wait_days",
                                                                         "queue_time", "headcount_days"]}
         self.node_values = {name: np.zeros(self.n_periods) for name in self.node_names}
+        self.activity_volume = {act.name: np.zeros(self.n_periods + 1) for act in sc.activities}
+        self.base_basket = np.array([s.basket if s.basket > 0 else 1.0 for s in sc.segments])
+        self.step_practical_minutes = 0.0
+        self.step_used_minutes = 0.0
         self.levels = {c: np.zeros(self.n_periods) for c in ("headcount", "productive_fte", "active_customers",
                                                              "customer_satisfaction", "nps", "contacts_waiting")}
 
@@ -146,7 +199,7 @@ class Simulation:
         yield self.env.timeout(self.sc.employees.hiring_lag_days)
         self.staff.pipeline -= 1
         if self.staff.headcount < round(self.ports["headcount_target"]):
-            self.staff.hire_days.append(self.env.now)
+            self.staff.hire(self.env.now)
             self.acc["hires"][self._period_index(self.env.now)] += 1
 
     def _period_index(self, t: float) -> int:
@@ -178,6 +231,7 @@ class Simulation:
         obs = self._serve_and_trade(t, dt, period, seg_params)
         self._money(t, dt, period)
         self.observed = obs
+        self.step_index += 1
 
     def _segment_parameters(self, t: float) -> dict[str, np.ndarray]:
         out = {}
@@ -196,18 +250,17 @@ class Simulation:
         n = self.staff.headcount
         self.step_quits = 0
         if n:
-            quits = self.rng.employees.random(n) < (1.0 - math.exp(-hazard * dt))
-            n_quits = int(quits.sum())
+            n_quits = self.staff.quits(hazard * dt)
             self.step_quits = n_quits
             if n_quits:
-                self.staff.hire_days = [h for h, q in zip(self.staff.hire_days, quits, strict=True) if not q]
                 self.acc["employee_quits"][period] += n_quits
                 self.acc["turnover_costs"][period] += n_quits * emp.replacement_cost_fraction * emp.annual_salary
         target = max(0, int(round(self.ports["headcount_target"])))
-        excess = self.staff.headcount - target
-        if excess > 0:  # redundancies: the most recent hires leave first
-            self.staff.hire_days = sorted(self.staff.hire_days)[:target]
+        excess = self.staff.cut_to(target)
+        if excess > 0:
             self.events.append((t, f"{excess} redundancies to reach headcount {target}"))
+            self.acc["redundancies"][period] += excess
+            self.acc["severance_costs"][period] += excess * emp.severance_months * emp.annual_salary / 12.0
         for _ in range(max(0, target - self.staff.headcount - self.staff.pipeline)):
             self.env.process(self._vacancy())
         fte = self.staff.productive_fte(t)
@@ -215,6 +268,8 @@ class Simulation:
         self.acc["server_days"][period] += self.servers.servers * dt
         self.acc["headcount_days"][period] += self.staff.headcount * dt
         self.acc["wages"][period] += self.staff.headcount * emp.annual_salary / YEAR_DAYS * dt
+        self.step_practical_minutes = self.staff.headcount * dt * emp.minutes_per_day * emp.practical_capacity
+        self.step_used_minutes = 0.0
 
     def _serve_and_trade(self, t: float, dt: float, period: int, seg: dict[str, np.ndarray]) -> dict[str, float]:
         """Churn, acquisition, contacts (served FCFS), experiences and purchases of one step.
@@ -226,39 +281,46 @@ class Simulation:
         svc = sc.service
         mpd = sc.employees.minutes_per_day
         n_seg = len(sc.segments)
+        step = self.step_index
         idx = cust.active_indices()
         segs = cust.segment[idx]
         sat_now = cust.satisfaction[idx]
-        # churn: base hazard x port x own satisfaction; a leaver is active for a uniform part of the step
+        # churn: base hazard x port x own satisfaction, on each customer's exponential clock
         base = -np.log1p(-np.minimum(seg["churn_per_month"], 0.999999)) / self.P
+        price = seg["basket"] * ports["price_index"] / self.base_basket  # price relative to the scenario's own
+        log_price = np.log(np.where(price > 0, price, 1.0))
         hazard = base[segs] * ports["churn_hazard_factor"] * np.exp(
-            -seg["satisfaction_sensitivity"][segs] * (sat_now - svc.satisfaction_reference))
-        leave = rng.churn.random(idx.size) < -np.expm1(-hazard * dt)
-        leave_frac = rng.churn.random(int(leave.sum()))
+            -seg["satisfaction_sensitivity"][segs] * (sat_now - svc.satisfaction_reference)
+            + (seg["price_churn_elasticity"] * log_price)[segs])
+        leave, leave_frac = cust.accumulate_churn(idx, hazard * dt)
         leavers = idx[leave]
-        # acquisition and referrals from promoters (counted at the start of the step)
+        # acquisition and referrals from promoters (counted at the start of the step), on the segments' clocks
         promoters = np.bincount(segs[sat_now >= 9.0], minlength=n_seg)
-        won_rate = seg["acquisition_per_month"] * ports["acquisition_factor"] * dt / self.P
-        won = rng.acquisition.poisson(won_rate) + rng.referrals.poisson(
-            promoters * max(0.0, ports["referral_rate"]) / YEAR_DAYS * dt)
-        join_frac = rng.acquisition.random(int(won.sum()))
-        joined = cust.join(won, t + join_frac * dt)
+        rate_per_day = (seg["acquisition_per_month"] * ports["acquisition_factor"] / self.P
+                        + promoters * max(0.0, ports["referral_rate"]) / YEAR_DAYS)
+        joined = cust.arrive(rate_per_day, t, dt)
+        join_frac = np.clip((cust.joined_day[joined] - t) / dt, 0.0, 1.0)
         # exposure of everyone active at some point of the step: (who, start day, days active)
         who_all = np.concatenate([idx, joined])
         start = np.concatenate([np.full(idx.size, t), t + join_frac * dt])
         exposure = np.concatenate([np.full(idx.size, dt), (1.0 - join_frac) * dt])
         exposure[: idx.size][leave] = leave_frac * dt
         seg_all = cust.segment[who_all]
-        # contacts: Poisson per customer, uniform times within its exposure, served FCFS
+        keys_all = cust.key[who_all]
+        # contacts: Poisson per customer, uniform times within its exposure, served FCFS; every draw is
+        # keyed by (customer, step, k-th contact of the step)
         rate = ports["contact_frequency_factor"] / self.P
-        counts = rng.contacts.poisson(seg["contacts_per_month"][seg_all] * rate * exposure)
+        counts = rng.poisson(keyed.CONTACTS, keys_all, seg["contacts_per_month"][seg_all] * rate * exposure, step)
         who = np.repeat(who_all, counts)
-        times = np.repeat(start, counts) + rng.contacts.random(who.size) * np.repeat(exposure, counts)
+        kth = within_group_index(counts)
+        ckeys = np.repeat(keys_all, counts)
+        times = np.repeat(start, counts) + rng.uniform(keyed.CONTACT_TIME, ckeys, step, kth) * np.repeat(exposure, counts)
         order = np.argsort(times, kind="stable")
-        who, times = who[order], times[order]
+        who, times, ckeys, kth = who[order], times[order], ckeys[order], kth[order]
         cseg = cust.segment[who]
-        handle = rng.handling.exponential(1.0, who.size) * (seg["handle_minutes"][cseg] * ports["handle_time_factor"] / mpd)
-        patience = rng.patience.exponential(1.0, who.size) * (seg["patience_minutes"][cseg] / mpd)
+        handle = rng.exponential(keyed.HANDLING, ckeys, step, kth) * (
+            seg["handle_minutes"][cseg] * ports["handle_time_factor"] / mpd)
+        patience = rng.exponential(keyed.PATIENCE, ckeys, step, kth) * (seg["patience_minutes"][cseg] / mpd)
         exits, served = self.servers.serve(times, handle, patience)
         waits = exits - times
         n = who.size
@@ -280,20 +342,31 @@ class Simulation:
             self.pending_exit = np.concatenate([self.pending_exit, exits[carry]])
         # experiences -> satisfaction
         wait_minutes = waits * mpd
-        score = (ports["service_quality"] + cust.disposition[who] + rng.experience.normal(0.0, svc.experience_noise, n)
-                 - svc.wait_penalty_per_minute * wait_minutes - np.where(served, 0.0, svc.abandonment_penalty))
+        score = (ports["service_quality"] + cust.disposition[who]
+                 + rng.normal(keyed.EXPERIENCE, ckeys, step, kth) * svc.experience_noise
+                 - svc.wait_penalty_per_minute * wait_minutes - np.where(served, 0.0, svc.abandonment_penalty)
+                 - (seg["price_satisfaction_points"] * log_price / np.log(2.0))[cseg])
         np.clip(score, 0.0, 10.0, out=score)
-        cust.record_contacts(who, score, served, handle * mpd * self.minute_rate, svc.satisfaction_smoothing)
+        desk_minutes = handle * mpd
+        cust.record_contacts(who, score, served, desk_minutes * self.minute_rate, svc.satisfaction_smoothing)
+        desk_used = float(desk_minutes[served].sum())
+        self.step_used_minutes += desk_used
         # purchases over each customer's exposure
-        buys = rng.purchases.poisson(seg["purchases_per_month"][seg_all] * rate * exposure)
+        buys = rng.poisson(keyed.PURCHASES, keys_all, seg["purchases_per_month"][seg_all] * rate * exposure, step)
         revenue = buys * seg["basket"][seg_all] * ports["price_index"]
         cogs = revenue * seg["cogs_fraction"][seg_all]
         cust.record_purchases(who_all, buys, revenue, cogs)
         acc["purchases"][period] += buys.sum()
         acc["revenue"][period] += revenue.sum()
         acc["cost_of_goods"][period] += cogs.sum()
+        # self-service contacts: a cash cost per contact, booked to the customer
+        self_service = seg["self_service_contacts_per_month"][seg_all] * rate * exposure
+        channel = self_service * seg["self_service_cost"][seg_all]
+        cust.cost_to_serve[who_all] += channel
+        acc["self_service_contacts"][period] += self_service.sum()
+        acc["channel_costs"][period] += channel.sum()
         # time-driven ABC activities, new customers' costs, and the leavers
-        self._activities(who_all, seg_all, exposure, period)
+        self._activities(who_all, seg_all, exposure, period, who, buys)
         acc["customers_won"][period] += joined.size
         cust.acquisition_cost[joined] = seg["acquisition_cost"][cust.segment[joined]]
         acc["acquisition_costs"][period] += float(cust.acquisition_cost[joined].sum())
@@ -320,24 +393,37 @@ class Simulation:
             "revenue": float(revenue.sum()) * per_month,
         }
 
-    def _activities(self, idx: np.ndarray, segs: np.ndarray, exposure: np.ndarray, period: int) -> None:
+    def _book_activity(self, act, period: int, volume: float, customers: np.ndarray | None = None,
+                       per_customer: np.ndarray | None = None) -> None:
+        """Time-driven ABC: `volume` occurrences of an activity use `volume x minutes` of the staff pool; their
+        cost (at the capacity cost rate) is an allocation of wages to the customers who drove them, not a cost."""
+        minutes = volume * act.minutes
+        self.step_used_minutes += minutes
+        self.acc["activity_minutes"][period] += minutes
+        self.activity_volume[act.name][period] += volume
+        if customers is not None and customers.size:
+            self.customers.cost_to_serve[customers] += per_customer * act.minutes * self.minute_rate
+
+    def _activities(self, idx: np.ndarray, segs: np.ndarray, exposure: np.ndarray, period: int,
+                    contact_who: np.ndarray, buys: np.ndarray) -> None:
         for act in self.sc.activities:
-            if act.driver != "customer_month":
-                continue
-            mask = self._segment_mask(act, segs)
-            cost = act.minutes * self.minute_rate * exposure[mask] / self.P
-            self.customers.cost_to_serve[idx[mask]] += cost
-            self.acc["activity_costs"][period] += cost.sum()
+            if act.driver == "customer_month":
+                mask = self._segment_mask(act, segs)
+                months = exposure[mask] / self.P
+                self._book_activity(act, period, float(months.sum()), idx[mask], months)
+            elif act.driver == "contact":
+                who = contact_who[self._segment_mask(act, self.customers.segment[contact_who])]
+                self._book_activity(act, period, float(who.size), who, np.ones(who.size))
+            elif act.driver == "purchase":
+                mask = self._segment_mask(act, segs) & (buys > 0)
+                self._book_activity(act, period, float(buys[mask].sum()), idx[mask], buys[mask].astype(float))
 
     def _onboarding(self, joined: np.ndarray, period: int) -> None:
         segs = self.customers.segment[joined]
         for act in self.sc.activities:
-            if act.driver != "new_customer":
-                continue
-            mask = self._segment_mask(act, segs)
-            cost = act.minutes * self.minute_rate
-            self.customers.cost_to_serve[joined[mask]] += cost
-            self.acc["activity_costs"][period] += cost * mask.sum()
+            if act.driver == "new_customer":
+                who = joined[self._segment_mask(act, segs)]
+                self._book_activity(act, period, float(who.size), who, np.ones(who.size))
 
     def _segment_mask(self, act, segs: np.ndarray) -> np.ndarray:
         """Which of these customers the activity applies to (a lookup by segment code; isin was a hot spot)."""
@@ -353,17 +439,15 @@ class Simulation:
         acc = self.acc
         acc["initiative_spend"][period] += self.policy.spend(t, t + dt)
         acc["fixed_costs"][period] += self.sc.costs.fixed_per_month * dt / self.P
-        # per-contact and per-purchase activities, on this step's volumes
-        for act in self.sc.activities:
-            if act.driver == "contact":
-                volume = self.customers.step_contacts_by_segment
-            elif act.driver == "purchase":
-                volume = self.customers.step_purchases_by_segment
-            else:
-                continue
-            names = act.segments or self.segment_names
-            n = sum(volume[self.segment_names.index(s)] for s in names)
-            acc["activity_costs"][period] += n * act.minutes * self.minute_rate
+        for act in self.sc.activities:  # a fixed workload: occurrences per month, driven by no customer
+            if act.driver == "month":
+                self._book_activity(act, period, act.per_month * dt / self.P)
+        # work beyond practical capacity in this step is overtime, paid at a premium
+        over = self.step_used_minutes - self.step_practical_minutes
+        if over > 0:
+            emp = self.sc.employees
+            acc["overtime_minutes"][period] += over
+            acc["overtime_costs"][period] += over * emp.overtime_premium * emp.annual_salary / (YEAR_DAYS * emp.minutes_per_day)
 
     def _close_period(self, period: int, period_end: float) -> None:
         cust = self.customers
@@ -383,9 +467,7 @@ class Simulation:
         for name in self.node_names:
             self.node_values[name][period] = self.network.values[name]
         acc = self.acc
-        costs = (acc["cost_of_goods"][period] + acc["wages"][period] + acc["activity_costs"][period]
-                 + acc["turnover_costs"][period] + acc["acquisition_costs"][period] + acc["initiative_spend"][period]
-                 + acc["fixed_costs"][period])
+        costs = sum(acc[c][period] for c in COST_COLUMNS)
         acc["costs"][period] = costs
         acc["profit"][period] = acc["revenue"][period] - costs
         mid_year = (period + 0.5) * self.P / YEAR_DAYS
@@ -411,13 +493,21 @@ class Simulation:
         out["mean_queue_length"] = acc["queue_time"][:n] / self.P
         mpd = self.sc.employees.minutes_per_day
         out["service_minutes"] = acc["busy_days"][:n] * mpd
-        emp = self.sc.employees  # practical capacity of the service desk (the back-office share is not in it)
-        out["practical_minutes"] = acc["headcount_days"][:n] * mpd * emp.service_share * emp.practical_capacity
+        # one pool of staff time (time-driven ABC): practical minutes of everyone paid, used by desk and activities
+        emp = self.sc.employees
+        out["practical_minutes"] = acc["headcount_days"][:n] * mpd * emp.practical_capacity
+        out["activity_minutes"] = acc["activity_minutes"][:n].copy()
+        out["unused_minutes"] = out["practical_minutes"] - out["service_minutes"] - out["activity_minutes"]
         for name in ("contacts_arrived", "contacts_served", "contacts_abandoned", "contacts_delayed", "queue_minutes",
-                     "customers_won", "customers_lost", "employee_quits", "hires", "purchases", "revenue",
-                     "cost_of_goods", "wages", "activity_costs", "turnover_costs", "acquisition_costs",
-                     "initiative_spend", "fixed_costs", "costs", "profit", "discounted_profit"):
+                     "customers_won", "customers_lost", "employee_quits", "hires", "redundancies", "purchases",
+                     "self_service_contacts", "overtime_minutes", "revenue", *COST_COLUMNS, "costs", "profit",
+                     "discounted_profit"):
             out[name] = acc[name][:n].copy()
+        out["activity_costs"] = out["activity_minutes"] * self.minute_rate
+        out["cost_to_serve"] = (out["service_minutes"] + out["activity_minutes"]) * self.minute_rate + out["channel_costs"]
+        out["unused_capacity_cost"] = out["unused_minutes"] * self.minute_rate
+        for act in self.sc.activities:
+            out[ACTIVITY_VOLUME_PREFIX + act.name] = self.activity_volume[act.name][:n].copy()
         out["cumulative_profit"] = np.cumsum(out["profit"])
         out["npv"] = np.cumsum(out["discounted_profit"])
         for name, values in self.node_values.items():

@@ -53,6 +53,12 @@ class Employees(Strict):
     practical_capacity: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
         0.85, description="Practical share of theoretical capacity (Kaplan & Anderson: 80-85%)"
     )
+    severance_months: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)] = Field(
+        3.0, description="Severance per redundancy, in months of salary"
+    )
+    overtime_premium: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = Field(
+        1.5, description="Pay per overtime minute as a multiple of the paid-minute rate (work beyond practical capacity)"
+    )
 
 
 class Service(Strict):
@@ -89,9 +95,19 @@ class Segment(Strict):
         0.3, description="Churn hazard multiplies by exp(-s * (satisfaction - reference))"
     )
     initial_satisfaction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 7.0
+    price_churn_elasticity: Annotated[float, Field(ge=0, le=20, allow_inf_nan=False)] = Field(
+        0.0, description="Churn hazard multiplies by (price / reference price) ** elasticity"
+    )
+    price_satisfaction_points: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = Field(
+        0.0, description="Experience points lost per doubling of the price (log2 of price / reference price)"
+    )
+    self_service_contacts_per_month: NonNeg = Field(
+        0.0, description="Contacts per customer per month handled in a self-service channel (not at the desk)"
+    )
+    self_service_cost: NonNeg = Field(0.0, description="Cash cost of one self-service contact")
 
 
-ActivityDriver = Literal["contact", "customer_month", "purchase", "new_customer"]
+ActivityDriver = Literal["contact", "customer_month", "purchase", "new_customer", "month"]
 
 
 class Activity(Strict):
@@ -101,6 +117,7 @@ class Activity(Strict):
     minutes: Positive
     driver: ActivityDriver
     segments: list[str] | None = Field(None, description="Segments it applies to; null = all")
+    per_month: NonNeg = Field(1.0, description="Driver 'month': occurrences per month (a fixed workload)")
 
 
 class Costs(Strict):
@@ -253,6 +270,20 @@ class RunSettings(Strict):
     seed: int = Field(42, ge=0, lt=2**63)
 
 
+class Valuation(Strict):
+    """Value beyond the horizon: firm value = NPV over the horizon + continuing value of the base left at its end."""
+
+    method: Literal["none", "continuing"] = Field(
+        "continuing",
+        description="continuing (default): add the discounted continuing value of the customers active at the horizon "
+                    "(segment margin net of cost to serve, retention exp(-hazard), less the costs that keep serving "
+                    "them); none: firm value = NPV",
+    )
+    rank_on: Literal["npv", "firm_value"] = Field(
+        "firm_value", description="Rank strategies on firm value (default) or on NPV over the horizon alone"
+    )
+
+
 class Scenario(Strict):
     """A whole scenario file (after `extends:` has been merged)."""
 
@@ -268,6 +299,7 @@ class Scenario(Strict):
     strategies: list[Strategy] = Field(default_factory=list)
     scorecard: Scorecard = Field(default_factory=Scorecard)
     run: RunSettings = Field(default_factory=RunSettings)
+    valuation: Valuation = Field(default_factory=Valuation, description="How value beyond the horizon is counted")
 
     @field_validator("segments", "activities", "initiatives", "strategies")
     @classmethod
@@ -293,5 +325,6 @@ class Scenario(Strict):
 SEGMENT_PARAMETERS: tuple[str, ...] = (
     "acquisition_per_month", "acquisition_cost", "contacts_per_month", "purchases_per_month", "basket",
     "cogs_fraction", "handle_minutes", "patience_minutes", "churn_per_month", "satisfaction_sensitivity",
+    "price_churn_elasticity", "price_satisfaction_points", "self_service_contacts_per_month", "self_service_cost",
 )
 """Segment parameters an initiative may change (numbers that the engine reads every step)."""
