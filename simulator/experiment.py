@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from simulator.engine.model import RunOutput, run_once
+from simulator.engine.service import warm
 from simulator.errors import UsageError
 from simulator.graph.compiler import CompiledModel, compile_scenario
 from simulator.results import ID_COLUMNS
@@ -81,6 +82,7 @@ def iter_runs(model: CompiledModel, tasks: Sequence[Task], seed: int, months: in
             yield task, _run_task(model, task, seed, months)
         return
     data = model.scenario.as_data()
+    warm()  # compile or load the service kernel once here; workers inherit it or load it from the disk cache
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(data,)) as pool:
         futures = [pool.submit(_run_in_worker, task, seed, months) for task in tasks]
         try:

@@ -26,6 +26,7 @@ from multiprocessing import forkserver, resource_tracker
 import pandas as pd
 
 from simulator.engine.model import RunOutput, run_once
+from simulator.engine.service import warm
 from simulator.experiment import Task, default_workers, ledger_frame, timeseries_frame
 from simulator.graph.compiler import CompiledModel, compile_scenario
 from simulator.scenario.models import Scenario
@@ -34,6 +35,7 @@ _MODELS: dict[str, CompiledModel] = {}  # per worker process: scenario key -> co
 
 
 def _warm() -> bool:
+    warm()  # load the service kernel from the disk cache while the pool starts, not in the first run
     return True
 
 
@@ -83,6 +85,7 @@ class WorkerPool:
 
     def _start(self) -> None:
         try:
+            warm()  # compile the service kernel once (written to the disk cache) before the workers load it
             executor = ProcessPoolExecutor(self.workers, mp_context=self._context)
             with self._lock:
                 self._executor = executor

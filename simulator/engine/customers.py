@@ -42,7 +42,11 @@ class CustomerBase:
             setattr(self, name, np.zeros(capacity, dtype=np.int64))
         segs = np.repeat(np.arange(self.n_segments, dtype=np.int32), counts)
         ordinals = np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if total else np.zeros(0, np.int64)
-        self._append(segs, ordinals, np.zeros(total))
+        # The base on day 0 has survived churn selection: a customer's hazard falls as exp(-s * disposition),
+        # so in steady state the customers on the books have dispositions N(s * spread^2, spread^2) (arrivals
+        # N(0, spread^2) weighted by expected lifetime 1/hazard: an exponential tilt), not the arrivals' N(0, spread^2).
+        sensitivity = np.array([seg.satisfaction_sensitivity for seg in scenario.segments])
+        self._append(segs, ordinals, np.zeros(total), tilt=sensitivity[segs] * self._spread**2)
         # arrival clocks, one per segment: next ordinal, accumulated arrival rate, and the next arrival's budget
         self.next_ordinal = np.asarray(counts, dtype=np.int64)
         self.arrival_used = np.zeros(self.n_segments)
@@ -63,7 +67,8 @@ class CustomerBase:
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
 
-    def _append(self, segs: np.ndarray, ordinals: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    def _append(self, segs: np.ndarray, ordinals: np.ndarray, joined: np.ndarray, tilt: np.ndarray | float = 0.0,
+                ) -> np.ndarray:
         n = segs.size
         self._grow(self.size + n)
         idx = np.arange(self.size, self.size + n)
@@ -73,7 +78,7 @@ class CustomerBase:
         self.active[idx] = True
         self.joined_day[idx] = joined
         self.left_day[idx] = np.inf
-        self.disposition[idx] = self._rng.normal(DISPOSITION, keys) * self._spread if self._spread > 0 else 0.0
+        self.disposition[idx] = self._rng.normal(DISPOSITION, keys) * self._spread + tilt if self._spread > 0 else 0.0
         self.satisfaction[idx] = np.clip(self.initial_satisfaction[segs] + self.disposition[idx], 0.0, 10.0)
         self.hazard_used[idx] = 0.0
         self.churn_budget[idx] = self._rng.exponential(CHURN, keys)
