@@ -37,6 +37,23 @@ def _seed(value: str) -> int:
     return number
 
 
+MAX_MONTHS = 600
+
+
+def _horizons(value: str) -> list[int]:
+    out: list[int] = []
+    for part in (x.strip() for x in value.split(",")):
+        try:
+            number = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of months, got '{part}'") from None
+        if not 1 <= number <= MAX_MONTHS:
+            raise argparse.ArgumentTypeError(f"a horizon is 1 to {MAX_MONTHS} months, got {number}")
+        if number not in out:
+            out.append(number)
+    return out
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate every strategy and print the comparison")
     p.add_argument("file", metavar="FILE")
@@ -49,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.add_argument("--report", metavar="PATH", help="also write a report (HTML, or Markdown for a .md path)")
     p.add_argument("--no-tornado", action="store_true", help="with --report: skip the sensitivity runs of the tornado")
+    p.add_argument("--horizons", type=_horizons, metavar="M1,M2,...",
+                   help="run once per horizon (same seed and replications) and print the rankings side by side")
     p.set_defaults(func=cmd_run)
 
 
@@ -75,6 +94,37 @@ def run_document(loaded, result) -> dict[str, Any]:
         "strategies": strategies,
         "scorecard": scorecard_document(result.scorecard),
         "comparison": comparison_document(result.comparison),
+        "valuation": valuation_document(loaded.scenario, result),
+        "capacity": capacity_document(loaded.scenario, result),
+    }
+
+
+def capacity_document(scenario, result) -> dict[str, Any]:
+    """Time-driven ABC per strategy: capacity cost rate, each activity's volume, unit time and unit cost,
+    used and unused capacity in minutes and money (totals over the horizon, mean over replications)."""
+    from simulator.analysis.capacity import capacity_report
+
+    return {strategy: report.document()
+            for strategy, report in capacity_report(result.timeseries, scenario, result.strategies).items()}
+
+
+def valuation_document(scenario, result) -> dict[str, Any]:
+    """Value beyond the horizon: method, what the ranking used, the disagreement line, per strategy NPV,
+    continuing value and firm value (mean and 95% CI over replications)."""
+    from simulator.analysis.valuation import valuation_summary
+
+    values = getattr(result, "valuation", None)
+    per_strategy: dict[str, Any] = {}
+    if values is not None and not values.empty:
+        for r in valuation_summary(values, result.strategies).to_dict("records"):
+            per_strategy[r["strategy"]] = {
+                c: {"mean": _num(r[c]), "ci_low": _num(r[f"{c}_ci_low"]), "ci_high": _num(r[f"{c}_ci_high"])}
+                for c in ("npv", "continuing_value", "firm_value")
+            } | {"active_customers": _num(r["active_customers"])}
+    return {
+        "method": scenario.valuation.method, "rank_on": scenario.valuation.rank_on,
+        "ranked_on": result.comparison.attrs.get("ranked_on", "npv"),
+        "ranking_note": getattr(result, "ranking_note", None), "strategies": per_strategy,
     }
 
 
@@ -95,6 +145,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
     strategies = resolve_strategies(loaded.scenario, requested)
     reps = args.replications or loaded.scenario.run.replications
+    if args.horizons:
+        return _run_horizons(loaded, model, strategies, reps, args)
     result = _run_with_progress(model, strategies, reps, args, quiet=args.json)
     inp = analyse(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
                   result.replications, result.seed, result.months)
@@ -122,7 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(model, strategies, reps, args, quiet: bool):
+def _run_with_progress(model, strategies, reps, args, quiet: bool, months: int | None = None):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -134,7 +186,8 @@ def _run_with_progress(model, strategies, reps, args, quiet: bool):
 
     from simulator.experiment import run_experiment
 
-    kwargs = dict(strategies=strategies, replications=reps, seed=args.seed, months=args.months, workers=args.workers)
+    kwargs = dict(strategies=strategies, replications=reps, seed=args.seed,
+                  months=args.months if months is None else months, workers=args.workers)
     if quiet or not sys.stderr.isatty():
         return run_experiment(model, **kwargs)
     columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
@@ -145,14 +198,9 @@ def _run_with_progress(model, strategies, reps, args, quiet: bool):
 
 
 def _fmt(metric: str, mean: float, lo: float, hi: float, currency: str) -> str:
-    half = (hi - lo) / 2
-    if metric in ("npv", "cumulative_revenue"):
-        return f"{_money(mean)} ± {_money(half)}"
-    if metric == "active_customers":
-        return f"{mean:,.0f} ± {half:,.0f}"
-    if metric == "employee_turnover":
-        return f"{mean:.1%} ± {half:.1%}"
-    return f"{mean:.2f} ± {half:.2f}"
+    from simulator.analysis.summary import format_figure
+
+    return format_figure(metric, mean, lo, hi)  # mean ± half, or mean [low, high] when the CI is asymmetric
 
 
 def print_tables(scenario, result) -> None:
@@ -161,10 +209,10 @@ def print_tables(scenario, result) -> None:
 
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, 160))
+        console = Console(width=max(console.width, 180))
     currency = scenario.metadata.currency
     table = Table(title=f"{scenario.metadata.name}: {result.months} months, {result.replications} replications, "
-                        f"seed {result.seed}; money in {currency}; mean ± 95% CI")
+                        f"seed {result.seed}; money in {currency}; mean ± 95% CI, or mean [95% CI]")
     table.add_column("strategy", style="bold", no_wrap=True)
     for label in SUMMARY_METRICS.values():
         table.add_column(label, justify="right")
@@ -175,6 +223,8 @@ def print_tables(scenario, result) -> None:
     console.print(table)
     if len(result.comparison):
         console.print(comparison_table(result.comparison, currency))
+        if getattr(result, "ranking_note", None):
+            console.print(result.ranking_note, markup=False, highlight=False)
     if len(result.scorecard):
         console.print(scorecard_table(result.scorecard, result.strategies))
 
@@ -186,22 +236,32 @@ def comparison_table(cmp: pd.DataFrame, currency: str):
     import pandas as pd
     from rich.table import Table
 
-    table = Table(title=f"Against baseline (paired over replications; {currency})")
-    for col, justify in (("#", "right"), ("strategy", "left"), ("Δ NPV (95% CI)", "right"), ("P(better)", "right"),
-                         ("spend", "right"), ("ROI", "right"), ("payback", "right"), ("Δ revenue", "right"),
-                         ("savings", "right"), ("Δ sat.", "right"), ("verdict", "left")):
-        table.add_column(col, justify=justify, no_wrap=col in ("strategy", "Δ NPV (95% CI)", "verdict"))
+    from simulator.analysis.comparison import p_better_text
+
+    on_firm = cmp.attrs.get("ranked_on") == "firm_value"
+    ranked = "firm value" if on_firm else "NPV"
+    table = Table(title=f"Against baseline (paired over replications; ranked on {ranked}; P(better) and verdict judge "
+                        f"{ranked}; {currency})")
+    firm = ("Δ firm value [95% CI]", "right")
+    columns = [("#", "right"), ("strategy", "left"), *([firm] if on_firm else []), ("Δ NPV [95% CI]", "right"),
+               *([] if on_firm or not cmp.attrs.get("valued") else [firm]), ("P(better)", "right"),
+               ("spend", "right"), ("ROI", "right"), ("payback", "right"), ("Δ sat.", "right"), ("verdict", "left")]
+    for col, justify in columns:
+        table.add_column(col, justify=justify, no_wrap=True)
+    table.caption = ("unclear: the 95% CI of the difference spans 0; ~N reps: replications a paired t test needs to "
+                     "resolve it with 80% power. P(better): replications won, with the 95% interval of that share.")
     for r in cmp.to_dict("records"):
         payback = "never" if r["payback_month"] is None or pd.isna(r["payback_month"]) else f"month {int(r['payback_month'])}"
         roi = "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}"
         if r["distinguishable"]:
-            verdict = "better" if r["delta_npv"] > 0 else "worse"
+            verdict = "better" if r["delta_decision"] > 0 else "worse"
         else:
             need = r["replications_needed"]
-            verdict = "not distinguishable yet" + ("" if need is None or pd.isna(need) else f" (~{int(need)} reps)")
-        table.add_row(str(r["rank"]), r["strategy"], f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]",
-                      f"{r['p_better']:.0%}", _money(r["spend"]), roi, payback, _money(r["revenue_growth"]),
-                      _money(r["cost_savings"]), f"{r['delta_satisfaction']:+.2f}", verdict)
+            verdict = "unclear" + ("" if need is None or pd.isna(need) else f", ~{int(need)} reps")
+        npv = f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]"
+        values = [_firm_text(r), npv] if on_firm else [npv] + ([_firm_text(r)] if cmp.attrs.get("valued") else [])
+        table.add_row(str(r["rank"]), r["strategy"], *values, p_better_text(r), _money(r["spend"]), roi, payback,
+                      f"{r['delta_satisfaction']:+.2f}", verdict)
     return table
 
 
@@ -211,7 +271,8 @@ def scorecard_table(card: pd.DataFrame, strategies):
     from simulator.analysis.scorecard import rollup
 
     persp = rollup(card, "perspective")
-    table = Table(title="Balanced scorecard by perspective (status of the weighted KPIs; P(green))")
+    table = Table(title="Balanced scorecard by perspective (status of the weighted KPIs; P(green): share of "
+                        "replications whose weighted roll-up is green)")
     table.add_column("strategy", no_wrap=True)
     names = list(dict.fromkeys(persp["perspective"]))
     for name in names:
@@ -219,4 +280,83 @@ def scorecard_table(card: pd.DataFrame, strategies):
     for strategy in strategies:
         sub = persp[persp["strategy"] == strategy].set_index("perspective")
         table.add_row(strategy, *(f"{_STATUS_STYLE[sub.at[n, 'status']]} {sub.at[n, 'p_green']:.0%}" for n in names))
+    return table
+
+
+def _firm_text(r: dict) -> str:
+    import pandas as pd
+
+    if pd.isna(r.get("delta_firm_value", float("nan"))):
+        return "-"
+    return f"{_money(r['delta_firm_value'])} [{_money(r['firm_ci_low'])}, {_money(r['firm_ci_high'])}]"
+
+
+def _run_horizons(loaded, model, strategies, reps, args) -> int:
+    """`spc run FILE --horizons 36,60,120`: the experiment once per horizon, rankings side by side."""
+    from simulator.report import analyse
+
+    if args.months or args.out or args.report:
+        raise UsageError("--horizons cannot be combined with --months, --out or --report")
+    documents, analyses = [], []
+    for months in args.horizons:
+        result = _run_with_progress(model, strategies, reps, args, quiet=args.json, months=months)
+        inp = analyse(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
+                      result.replications, result.seed, result.months)
+        analyses.append(inp)
+        documents.append({**run_document(loaded, inp), "ranking": horizon_ranking(inp.comparison)})
+    if args.json:
+        json.dump(documents, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 180))
+    console.print(horizons_table(loaded.scenario, analyses))
+    for inp in analyses:
+        note = inp.ranking_note or "NPV and firm value rank the strategies alike."
+        console.print(f"{inp.months} months: {note}", markup=False, highlight=False)
+    return 0
+
+
+def horizon_ranking(cmp: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per strategy in rank order: rank, ranks on NPV and on firm value, Δ NPV and Δ firm value with 95% CIs."""
+    doc = []
+    for r in cmp.to_dict("records"):
+        doc.append({
+            "strategy": r["strategy"], "rank": int(r["rank"]),
+            "rank_npv": None if r.get("rank_npv") is None or math.isnan(r["rank_npv"]) else int(r["rank_npv"]),
+            "rank_firm_value": None if r.get("rank_firm_value") is None or math.isnan(r["rank_firm_value"])
+            else int(r["rank_firm_value"]),
+            "delta_npv": {"mean": _num(r["delta_npv"]), "ci_low": _num(r["ci_low"]), "ci_high": _num(r["ci_high"])},
+            "delta_firm_value": {"mean": _num(r.get("delta_firm_value")), "ci_low": _num(r.get("firm_ci_low")),
+                                 "ci_high": _num(r.get("firm_ci_high"))},
+        })
+    return doc
+
+
+def horizons_table(scenario, analyses):
+    """One row per strategy; per horizon its rank, Δ NPV and Δ firm value against baseline."""
+    from rich.table import Table
+
+    first = analyses[0]
+    ranked = "firm value" if first.comparison.attrs.get("ranked_on") == "firm_value" else "NPV"
+    table = Table(title=f"{scenario.metadata.name}: rankings by horizon ({first.replications} replications, seed "
+                        f"{first.seed}; ranked on {ranked}; Δ against baseline, mean; {scenario.metadata.currency})")
+    table.add_column("strategy", style="bold", no_wrap=True)
+    for inp in analyses:
+        for label in ("#", "Δ NPV", "Δ firm value"):
+            table.add_column(f"{label} ({inp.months}m)" if label == "#" else label, justify="right")
+    names = [s for s in first.strategies if s != "baseline"]
+    for name in names:
+        cells = []
+        for inp in analyses:
+            row = inp.comparison[inp.comparison["strategy"] == name]
+            if row.empty:
+                cells += ["-", "-", "-"]
+                continue
+            r = row.iloc[0]
+            cells += [str(int(r["rank"])), _money(r["delta_npv"]), _money(r.get("delta_firm_value", float("nan")))]
+        table.add_row(name, *cells)
     return table

@@ -36,6 +36,8 @@ class Analysis:
     scenario_hash: str
     version: str
     tornado: pd.DataFrame | None = None
+    valuation: pd.DataFrame | None = None  # per (strategy, replication): npv, continuing_value, firm_value, ...
+    ranking_note: str | None = None  # "Rankings disagree: ..." when NPV and firm value rank strategies differently
 
 
 TORNADO_REPLICATIONS = 4  # one replication left the chart dominated by noise once paths diverge
@@ -47,18 +49,24 @@ def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, 
 
     `scorecard=False` leaves the scorecard empty: a live view refreshing a table that is not on screen."""
     from simulator import __version__
-    from simulator.analysis.comparison import comparison_frame
+    from simulator.analysis.comparison import comparison_frame, ranking_disagreement
     from simulator.analysis.scorecard import scorecard_frame
     from simulator.analysis.summary import summary_frame
+    from simulator.analysis.valuation import continuing_values
 
     sc = model.scenario
+    values = continuing_values(timeseries, customers, sc)
+    cmp = comparison_frame(timeseries, sc.metadata.discount_rate, sc.metadata.period_days, strategies=strategies,
+                           firm_values=None if sc.valuation.method == "none" else values["firm_value"],
+                           rank_on=sc.valuation.rank_on)
     return Analysis(
         model=model, timeseries=timeseries, customers=customers,
         summary=summary_frame(timeseries, strategies),
         scorecard=scorecard_frame(timeseries, sc, strategies) if scorecard else pd.DataFrame(),
-        comparison=comparison_frame(timeseries, sc.metadata.discount_rate, sc.metadata.period_days, strategies=strategies),
+        comparison=cmp,
         strategies=tuple(strategies), replications=replications, seed=seed, months=months, scenario_hash=scenario_hash,
-        version=__version__)
+        version=__version__, valuation=values,
+        ranking_note=None if sc.valuation.method == "none" else ranking_disagreement(cmp, months))
 
 
 def with_tornado(inp: Analysis, workers: int | None = None) -> Analysis:
@@ -77,43 +85,81 @@ def with_tornado(inp: Analysis, workers: int | None = None) -> Analysis:
 
 
 def _comparison_rows(cmp: pd.DataFrame) -> list[list[str]]:
+    from simulator.analysis.comparison import p_better_text
+
     rows = []
     for r in cmp.to_dict("records"):
         payback = "never" if r["payback_month"] is None or pd.isna(r["payback_month"]) else f"month {int(r['payback_month'])}"
         if r["distinguishable"]:
-            verdict = "better than baseline" if r["delta_npv"] > 0 else "worse than baseline"
+            verdict = "better than baseline" if r["delta_decision"] > 0 else "worse than baseline"
         else:
             need = r["replications_needed"]
-            verdict = "not distinguishable yet" + ("" if need is None or pd.isna(need) else f" (~{int(need)} replications)")
+            verdict = "not distinguishable yet" + ("" if need is None or pd.isna(need)
+                                                   else f" (~{int(need)} replications for 80% power)")
         rows.append([str(r["rank"]), r["strategy"], f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]",
-                     f"{r['p_better']:.0%}", _money(r["spend"]), "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}", payback,
+                     _firm_cell(r), p_better_text(r), _money(r["spend"]), "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}", payback,
                      _money(r["revenue_growth"]), _money(r["cost_savings"]), f"{r['delta_satisfaction']:+.2f}", verdict])
     return rows
 
 
-COMPARISON_HEAD = ["#", "strategy", "Δ NPV [95% CI]", "P(better)", "spend (NPV)", "ROI", "payback", "Δ revenue",
+COMPARISON_HEAD = ["#", "strategy", "Δ NPV [95% CI]", "Δ firm value [95% CI]", "P(better) [95% CI]", "spend (NPV)", "ROI", "payback", "Δ revenue",
                    "cost savings", "Δ satisfaction", "verdict"]
 
 
+def _firm_cell(r) -> str:
+    if pd.isna(r.get("delta_firm_value")):
+        return "-"
+    return f"{_money(r['delta_firm_value'])} [{_money(r['firm_ci_low'])}, {_money(r['firm_ci_high'])}]"
+
+
+def _ranking_lines(inp: Analysis) -> list[str]:
+    ranked_on = inp.comparison.attrs.get("ranked_on", "npv")
+    lines = [f"Ranked on {'firm value' if ranked_on == 'firm_value' else 'NPV over the horizon'}."]
+    return lines + ([inp.ranking_note] if inp.ranking_note else [])
+
+
+def valuation_note(inp: Analysis) -> str:
+    if inp.model.scenario.valuation.method == "none":
+        return "This scenario counts no value beyond the horizon (valuation method none): firm value = NPV."
+    return ("Firm value = NPV over the horizon + the continuing value of the customers active at the horizon, "
+            "discounted to today: per segment N·(m − o)·r / (1 + i − r), with m the segment's monthly margin after "
+            "cost to serve (whole run), r = exp(−hazard) its monthly retention (last 12 months), i the monthly "
+            "discount rate, and o the continuing costs (fixed costs, unused-capacity wages, turnover, overtime, "
+            "severance and initiatives still running; last-12-month run-rate) per active customer.")
+
+
+def valuation_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
+    """Per strategy: NPV, continuing value and firm value (mean [95% CI]) and customers at the horizon."""
+    from simulator.analysis.valuation import valuation_summary
+
+    head = ["strategy", "NPV [95% CI]", "continuing value [95% CI]", "firm value [95% CI]", "customers at horizon"]
+    if inp.valuation is None or inp.valuation.empty:
+        return head, []
+    rows = []
+    for r in valuation_summary(inp.valuation, inp.strategies).to_dict("records"):
+        rows.append([r["strategy"], *(f"{_money(r[c])} [{_money(r[c + '_ci_low'])}, {_money(r[c + '_ci_high'])}]"
+                                      for c in ("npv", "continuing_value", "firm_value")),
+                     f"{r['active_customers']:,.0f}"])
+    return head, rows
+
+
+COMPARISON_NOTE = ("Paired differences per replication (every strategy sees the same customers and draws where its "
+                   "decisions agree); Δ NPV: mean with its 95% CI. P(better): the replications in which the strategy "
+                   "beat baseline, with the 95% (Clopper-Pearson) interval of that share. ~N replications for 80% "
+                   "power: how many a paired t test would need to detect the observed Δ four times in five.")
+SUMMARY_TITLE = "Headline figures (mean ± 95% CI, or mean [95% CI] where it is asymmetric)"
+
+
 def _summary_rows(summary: pd.DataFrame, strategies) -> tuple[list[str], list[list[str]]]:
+    from simulator.analysis.summary import format_figure
     from simulator.results import SUMMARY_METRICS
 
     head = ["strategy", *SUMMARY_METRICS.values()]
     rows = []
     for s in strategies:
         sub = summary[summary["strategy"] == s].set_index("metric")
-        cells = []
-        for m in SUMMARY_METRICS:
-            mean, half = sub.at[m, "mean"], (sub.at[m, "ci_high"] - sub.at[m, "ci_low"]) / 2
-            if m in ("npv", "cumulative_revenue"):
-                cells.append(f"{_money(mean)} ± {_money(half)}")
-            elif m == "employee_turnover":
-                cells.append(f"{mean:.1%} ± {half:.1%}")
-            elif m == "active_customers":
-                cells.append(f"{mean:,.0f} ± {half:,.0f}")
-            else:
-                cells.append(f"{mean:.2f} ± {half:.2f}")
-        rows.append([s, *cells])
+        rows.append([s, *(format_figure(m, sub.at[m, "mean"], sub.at[m, "ci_low"], sub.at[m, "ci_high"])
+                          for m in SUMMARY_METRICS)])
     return head, rows
 
 
@@ -148,26 +194,43 @@ def _scorecard_matrix(card: pd.DataFrame, strategies) -> tuple[list[str], list[t
 
 
 def value_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
-    """Per strategy: customer equity, lifetime value per segment, and time-driven ABC capacity costs."""
-    from simulator.analysis.customer_value import customer_equity, lifetime_values, time_driven_abc
+    """Per strategy: customer equity and lifetime value per segment."""
+    from simulator.analysis.customer_value import customer_equity, lifetime_values
 
     rate = inp.model.scenario.metadata.discount_rate
     segments = [s.name for s in inp.model.scenario.segments]
-    head = ["strategy", "customer equity", *(f"LTV {s}" for s in segments), "capacity cost rate /min",
-            "used capacity cost", "unused capacity cost"]
+    head = ["strategy", "customer equity", *(f"LTV {s}" for s in segments)]
     rows = []
     for strategy in inp.strategies:
         ledger = inp.customers[inp.customers["strategy"] == strategy]
         equity = [customer_equity(g, rate) for _, g in ledger.groupby("replication")]
         ltv = lifetime_values(ledger, rate).groupby("segment")["lifetime_value"].mean()
-        ts = inp.timeseries[inp.timeseries["strategy"] == strategy]
-        reps = max(1, ts["replication"].nunique())
-        desk_wages = ts["wages"].sum() / reps * inp.model.scenario.employees.service_share
-        abc = time_driven_abc(desk_wages, ts["practical_minutes"].sum() / reps,
-                              {"service contacts": (1.0, ts["service_minutes"].sum() / reps)})
-        rows.append([strategy, _money(sum(equity) / len(equity)), *(_money(ltv.get(s, float("nan"))) for s in segments),
-                     f"{abc.rate:.3f}", _money(abc.used_cost), _money(abc.unused_cost)])
+        rows.append([strategy, _money(sum(equity) / len(equity)), *(_money(ltv.get(s, float("nan"))) for s in segments)])
     return head, rows
+
+
+def capacity_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
+    """Time-driven ABC per strategy: rate, used and unused capacity, and each activity's volume and unit cost."""
+    from simulator.analysis.capacity import capacity_report
+
+    reports = capacity_report(inp.timeseries, inp.model.scenario, inp.strategies)
+    head = ["strategy", "capacity cost rate /min", "practical minutes", "used minutes", "used capacity cost", "unused minutes",
+            "unused capacity cost", "overtime cost", "per activity: volume × minutes = unit cost"]
+    rows = []
+    for strategy, r in reports.items():
+        acts = "; ".join(f"{a.activity}: {a.volume:,.0f} × {a.unit_minutes:.1f} min = {a.unit_cost:,.2f}"
+                         for a in r.activities.itertuples() if a.volume > 0)
+        rows.append([strategy, f"{r.rate:.3f}", f"{r.practical_minutes:,.0f}", f"{r.used_minutes:,.0f}",
+                     _money(r.used_cost), f"{r.unused_minutes:,.0f}", _money(r.unused_cost), _money(r.overtime_cost),
+                     acts])
+    return head, rows
+
+
+CAPACITY_NOTE = ("Time-driven ABC (Kaplan & Anderson 2004): staff time is one pool. Capacity cost rate = wages ÷ "
+                 "practical minutes (paid minutes × practical share). Desk service and the declared activities use it; "
+                 "their cost is an allocation of wages to customers (cost to serve), not an extra cost. Used + unused = "
+                 "wages. Work beyond practical capacity shows as negative unused minutes and is paid as overtime. "
+                 "Totals over the horizon, mean over replications.")
 
 
 def green_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
@@ -184,9 +247,7 @@ def green_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
 
 VALUE_NOTE = ("Customer equity: expected remaining value of the active base at the horizon (Gupta & Lehmann margin "
               "multiple from each segment's observed monthly margin after cost to serve and retention). LTV: realised "
-              "profit plus expected remaining value, mean per customer ever served. Capacity: time-driven ABC on the "
-              "service desk (Kaplan & Anderson): desk share of wages / practical desk minutes; used = minutes spent serving "
-              "contacts; unused = the rest of the practical capacity.")
+              "profit plus expected remaining value, mean per customer ever served.")
 
 
 def to_html(inp: Analysis) -> str:
@@ -212,7 +273,8 @@ def to_html(inp: Analysis) -> str:
     for s in strategies:
         sub = persp[persp["strategy"] == s]
         card_html += f"<tr><td>{e(s)}</td>" + "".join(
-            f'<td><span class="dot" style="background:{STATUS_COLOUR[r.status]}"></span>{r.status} ({r.score:.2f})</td>'
+            f'<td><span class="dot" style="background:{STATUS_COLOUR[r.status]}"></span>{r.status} ({r.score:.2f}) · '
+            f'P(green) {"-" if pd.isna(r.p_green) else f"{r.p_green:.0%}"}</td>'
             for r in sub.itertuples()) + "</tr>"
     card_html += "</table><h3>When each KPI turns green (and stays green)</h3>" + table(*green_rows(inp))
     if inp.scorecard.empty:
@@ -234,9 +296,13 @@ img{{max-width:100%;margin:0.5em 0}} .meta{{color:#555}}
 <p class="meta">{inp.months} months · {inp.replications} replications per strategy · seed {inp.seed} · scenario hash {e(inp.scenario_hash)} ·
 spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.metadata.discount_rate:.1%} a year</p>
 <h2>Strategy comparison against baseline</h2>
-<p>Paired differences per replication (every strategy sees the same customers and draws where its decisions agree).</p>
+<p>{e(COMPARISON_NOTE)}</p>
 {table(COMPARISON_HEAD, _comparison_rows(inp.comparison))}
-<h2>Headline figures (mean ± 95% CI)</h2>
+{"".join(f"<p><b>{e(line)}</b></p>" for line in _ranking_lines(inp))}
+<h2>Value beyond the horizon</h2>
+<p>{e(valuation_note(inp))}</p>
+{table(*valuation_rows(inp))}
+<h2>{e(SUMMARY_TITLE)}</h2>
 {table(summary_head, summary_rows)}
 <h2>Balanced scorecard</h2>
 {card_html}
@@ -247,6 +313,9 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 <h2>Customer value and cost to serve</h2>
 <p>{e(VALUE_NOTE)}</p>
 {table(*value_rows(inp))}
+<h2>Capacity and activity costs</h2>
+<p>{e(CAPACITY_NOTE)}</p>
+{table(*capacity_rows(inp))}
 <h2>Whale curve</h2>
 {img('whale', 'whale curve')}
 {tornado_html}
@@ -273,11 +342,15 @@ def to_markdown(inp: Analysis) -> str:
     parts = [f"# {sc.metadata.name}", sc.metadata.description,
              f"{inp.months} months, {inp.replications} replications, seed {inp.seed}, scenario hash `{inp.scenario_hash}`, "
              f"spc {inp.version}, money in {sc.metadata.currency}.",
-             "## Strategy comparison against baseline", table(COMPARISON_HEAD, _comparison_rows(inp.comparison)),
-             "## Headline figures (mean ± 95% CI)", table(summary_head, summary_rows),
+             "## Strategy comparison against baseline", COMPARISON_NOTE,
+             table(COMPARISON_HEAD, _comparison_rows(inp.comparison)),
+             *(f"**{line}**" for line in _ranking_lines(inp)),
+             "## Value beyond the horizon", valuation_note(inp), table(*valuation_rows(inp)),
+             f"## {SUMMARY_TITLE}", table(summary_head, summary_rows),
              "## Balanced scorecard", card,
              *([] if inp.scorecard.empty else ["### When each KPI turns green (and stays green)", table(*green_rows(inp))]),
-             "## Customer value and cost to serve", VALUE_NOTE, table(*value_rows(inp))]
+             "## Customer value and cost to serve", VALUE_NOTE, table(*value_rows(inp)),
+             "## Capacity and activity costs", CAPACITY_NOTE, table(*capacity_rows(inp))]
     for key, title in (("paths", "Profit paths"), ("customers", "Customers, satisfaction and staff"),
                        ("whale", "Whale curve"), ("tornado", "What drives NPV"), ("causal_map", "Causal map")):
         if key in imgs:

@@ -113,6 +113,7 @@ def test_paired_ci_is_narrower_than_unpaired():
     assert paired_half < unpaired_half / 5
     assert cmp["delta_npv"] == pytest.approx(np.mean(other - base))
     assert cmp["p_better"] == 1.0 and cmp["distinguishable"]
+    assert cmp["p_better_low"] == pytest.approx(0.025 ** (1 / 20)) and cmp["p_better_high"] == 1.0  # 20 of 20
     assert cmp["roi"] == pytest.approx(cmp["delta_npv"] / cmp["spend"])
     assert cmp["spend"] == pytest.approx(10.0)  # one period, discount rate 0
 
@@ -128,3 +129,42 @@ def test_indistinguishable_difference_says_how_many_replications():
     assert n is not None and n > deltas.size
     cmp = comparison_frame(_comparison_ts(np.zeros(5), deltas), 0.0, 30.4375).iloc[0]
     assert not cmp["distinguishable"] and cmp["replications_needed"] == n
+
+
+def test_perspective_p_green_is_the_share_of_replications_whose_rollup_is_green():
+    # issue 11: three equally weighted KPIs, each green in 2 of 3 replications, a different one amber each time.
+    # Every replication's roll-up is (1 + 1 + 0.5) / 3 = 0.83: green. The weighted mean of the KPIs' P(green)
+    # is 67%; the perspective's P(green) is 100%.
+    data = scenario_dict("engine_small.yaml")
+    data["scorecard"] = {"perspectives": [{"name": "financial", "objectives": [{"name": "o", "kpis": [
+        {"name": metric, "metric": metric, "aggregation": "last", "target": 10, "amber": 5}
+        for metric in ("profit", "revenue", "costs")]}]}]}
+    scenario = compiled(data).scenario
+    green, amber = 12.0, 7.0
+    ts = pd.DataFrame([{"strategy": "baseline", "replication": r, "period": 1, "profit": amber if r == 0 else green,
+                        "revenue": amber if r == 1 else green, "costs": amber if r == 2 else green} for r in range(3)])
+    card = scorecard_frame(ts, scenario)
+    assert card["p_green"].tolist() == pytest.approx([2 / 3] * 3)
+    assert np.average(card["p_green"], weights=card["weight"]) == pytest.approx(2 / 3)  # the old, wrong answer
+    for level in ("perspective", "objective"):
+        rolled = rollup(card, level).iloc[0]
+        assert rolled["p_green"] == 1.0 and rolled["status"] == "green"
+    from simulator.analysis.scorecard import scorecard_document
+
+    assert scorecard_document(card)["baseline"]["perspectives"]["financial"]["p_green"] == 1.0
+    # the mirror case: one KPI green in every replication, the other two red: never green, though P(green) avg 33%
+    red = 0.0
+    ts2 = ts.assign(profit=green, revenue=red, costs=red)
+    assert rollup(scorecard_frame(ts2, scenario), "perspective").iloc[0]["p_green"] == 0.0
+
+
+def test_rollup_p_green_weighs_kpis_per_replication():
+    data = scenario_dict("engine_small.yaml")
+    data["scorecard"] = {"perspectives": [{"name": "customer", "objectives": [{"name": "o", "kpis": [
+        {"name": "heavy", "metric": "profit", "aggregation": "last", "target": 10, "amber": 0, "weight": 3},
+        {"name": "light", "metric": "revenue", "aggregation": "last", "target": 10, "amber": 0}]}]}]}
+    scenario = compiled(data).scenario
+    # replication 0: heavy green, light red -> 3/4 green; replication 1: heavy red, light green -> 1/4 red
+    ts = pd.DataFrame([{"strategy": "baseline", "replication": r, "period": 1, "profit": 12.0 if r == 0 else 0.0,
+                        "revenue": 0.0 if r == 0 else 12.0} for r in range(2)])
+    assert rollup(scorecard_frame(ts, scenario), "perspective").iloc[0]["p_green"] == 0.5

@@ -81,7 +81,7 @@ def test_sigkill_mid_batch_then_rerun_stores_each_task_exactly_once(tmp_path):
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while _size(db) < 200_000 and proc.poll() is None and time.monotonic() < deadline:
+        while _size(db) < 800_000 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert proc.poll() is None, "the batch ended before it could be killed"
         workers = psutil.Process(proc.pid).children(recursive=True)

@@ -10,6 +10,7 @@ from simulator.analysis.customer_value import (
     customer_equity,
     lifetime_values,
     margin_multiple,
+    segment_economics,
     time_driven_abc,
     whale_curve,
 )
@@ -44,12 +45,30 @@ def test_kaplan_anderson_tdabc_example():
 def test_lifetime_value_and_equity():
     ledger = pd.DataFrame({
         "segment": ["a", "a", "a", "a"], "active": [True, True, False, False],
-        "tenure_months": [10.0, 10.0, 10.0, 10.0],  # 40 customer-months, 2 lost -> retention 0.95
+        "tenure_months": [10.0, 10.0, 10.0, 10.0],  # 40 customer-months, 2 lost -> hazard 0.05, retention exp(-0.05)
         "revenue": [200.0] * 4, "cost_of_goods": [100.0] * 4, "cost_to_serve": [20.0] * 4,  # margin 8 a month
         "acquisition_cost": [0.0] * 4, "profit": [80.0] * 4,
     })
     values = lifetime_values(ledger, annual_discount=0.0)
-    remaining = 8.0 * 0.95 / (1 - 0.95)
+    r = np.exp(-0.05)
+    remaining = 8.0 * r / (1 - r)
     np.testing.assert_allclose(values["expected_remaining"], [remaining, remaining, 0, 0])
     np.testing.assert_allclose(values["lifetime_value"], [80 + remaining, 80 + remaining, 80, 80])
     assert customer_equity(ledger, 0.0) == pytest.approx(2 * remaining)
+
+
+def test_retention_is_survival_of_the_exposure_hazard():
+    """200,000 customers with a constant monthly hazard of 0.10, censored at 36 months: r = exp(-0.10), not 0.90."""
+    rng = np.random.default_rng(2024)
+    hazard, horizon, n = 0.10, 36.0, 200_000
+    lifetime = rng.exponential(1 / hazard, n)
+    tenure = np.minimum(lifetime, horizon)
+    ledger = pd.DataFrame({
+        "segment": "cohort", "active": lifetime > horizon, "tenure_months": tenure,
+        "revenue": 10.0 * tenure, "cost_of_goods": 4.0 * tenure, "cost_to_serve": 1.0 * tenure,
+        "profit": 5.0 * tenure,
+    })
+    econ = segment_economics(ledger).loc["cohort"]
+    assert econ["retention"] == pytest.approx(np.exp(-hazard), rel=0.005)
+    assert abs(econ["retention"] - (1 - hazard)) > 0.004  # the old estimator (1 - hazard) is off by ~0.0048
+    assert econ["monthly_margin"] == pytest.approx(5.0)

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Label, SelectionList, Static
 
 from simulator import LoadedScenario, ScenarioError, UsageError, load
+from simulator.analysis.comparison import p_better_text
 from simulator.play import (
     Debrief,
     Decisions,
@@ -205,7 +206,7 @@ class PlayApp(App[None]):
         if not cmp.empty:
             r = cmp.iloc[0]
             line = (f" · Δ NPV vs baseline {signed_money(r['delta_npv'])} [{signed_money(r['ci_low'])}, "
-                    f"{signed_money(r['ci_high'])}], P(better) {r['p_better']:.0%}")
+                    f"{signed_money(r['ci_high'])}], better in {p_better_text(r)}")
         self.result_title.update(f"After {result.months} months{line}")
         table = self.scorecard
         table.clear(columns=True)

@@ -3,6 +3,9 @@
 Lifetime value of a customer = realised profit so far + expected remaining margin, valued with
 Gupta & Lehmann's margin multiple r / (1 + i - r) from its segment's observed monthly margin and
 retention. Customer equity is the sum over the active base: "the value of all relationships".
+
+Retention is the per-period survival of a constant hazard: hazard = defections / customer-months of
+exposure (the exponential maximum-likelihood estimate, right-censored at the horizon), r = exp(-hazard).
 """
 
 from __future__ import annotations
@@ -24,20 +27,28 @@ def monthly_rate(annual: float) -> float:
     return (1 + annual) ** (1 / 12) - 1
 
 
+def retention_from_exposure(defections, customer_months):
+    """Per-period survival r = exp(-hazard), hazard = defections / customer-months (exponential MLE)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.asarray(defections, dtype=float) / np.asarray(customer_months, dtype=float)
+    return np.clip(np.exp(-hazard), 0.0, 0.999)
+
+
 def segment_economics(ledger: pd.DataFrame) -> pd.DataFrame:
-    """Per segment: customer-months, monthly margin after cost to serve, and monthly retention."""
+    """Per segment: customer-months, monthly margin after cost to serve, and monthly retention exp(-hazard)."""
     df = ledger.assign(margin=ledger["revenue"] - ledger["cost_of_goods"] - ledger["cost_to_serve"],
                        lost=~ledger["active"].astype(bool))
     g = df.groupby("segment")
     months = g["tenure_months"].sum()
+    lost = g["lost"].sum()
     out = pd.DataFrame({
         "customers": g.size(),
         "customer_months": months,
         "monthly_margin": g["margin"].sum() / months,
-        "retention": 1 - g["lost"].sum() / months,
+        "hazard": lost / months,
+        "retention": retention_from_exposure(lost, months),
         "profit": g["profit"].sum(),
     })
-    out["retention"] = out["retention"].clip(0.0, 0.999)
     return out
 
 

@@ -1,6 +1,11 @@
 """Balanced scorecard: each KPI's value per strategy (its aggregation over its window), 95% CI, status,
 P(green) across replications, weighted roll-ups to objectives and perspectives, and status over time.
 
+P(green) is always a share of replications: for a KPI, those in which its value is green; for an objective or a
+perspective, those in which its roll-up (the weighted score of that replication's KPI statuses) is green. It is
+not the weighted average of the KPIs' P(green): two of three KPIs green in every replication, a different one
+failing each time, is green in every replication (100%), though each KPI is green in only 67% of them.
+
 Status rules: for `higher` KPIs, value >= target is green, value >= target - amber is amber, else red;
 for `lower` KPIs the mirror image. A roll-up scores green 1, amber 0.5, red 0, weighted; a score of at
 least 2/3 is green, at least 1/3 amber.
@@ -51,8 +56,14 @@ def _kpis(scenario: Scenario):
                 yield persp.name, obj.name, kpi
 
 
+COLUMNS = ["strategy", "perspective", "objective", "kpi", "metric", "value", "ci_low", "ci_high", "status", "p_green",
+           "target", "direction", "amber", "weight", "replication_status"]
+
+
 def scorecard_frame(ts: pd.DataFrame, scenario: Scenario, strategies=None) -> pd.DataFrame:
-    """One row per (strategy, perspective, objective, kpi): value, ci, status, p_green, target, weight."""
+    """One row per (strategy, perspective, objective, kpi): value, ci, status, p_green, target, weight, and
+    `replication_status`: the KPI's status in each replication (a tuple in replication order), which `rollup`
+    needs for the P(green) of objectives and perspectives."""
     rows = []
     strategies = strategy_order(ts["strategy"].unique(), strategies)
     for persp, obj, kpi in _kpis(scenario):
@@ -60,19 +71,26 @@ def scorecard_frame(ts: pd.DataFrame, scenario: Scenario, strategies=None) -> pd
         for strategy in strategies:
             per_rep = values.loc[strategy].to_numpy(dtype=float)
             mean, lo, hi = mean_ci(per_rep)
-            greens = [status(v, kpi) == "green" for v in per_rep]
+            statuses = tuple(status(v, kpi) for v in per_rep)
             rows.append({
                 "strategy": strategy, "perspective": persp, "objective": obj, "kpi": kpi.name, "metric": kpi.metric,
                 "value": mean, "ci_low": lo, "ci_high": hi, "status": status(mean, kpi),
-                "p_green": float(np.mean(greens)) if greens else float("nan"),
+                "p_green": float(np.mean([st == "green" for st in statuses])) if statuses else float("nan"),
                 "target": kpi.target, "direction": kpi.direction, "amber": kpi.amber, "weight": kpi.weight,
+                "replication_status": statuses,
             })
-    return pd.DataFrame(rows, columns=["strategy", "perspective", "objective", "kpi", "metric", "value", "ci_low",
-                                       "ci_high", "status", "p_green", "target", "direction", "amber", "weight"])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _weighted(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The roll-up score along the first axis (KPIs): weighted mean, or plain mean when the weights sum to 0."""
+    return np.average(scores, axis=0, weights=weights) if weights.sum() > 0 else scores.mean(axis=0)
 
 
 def rollup(card: pd.DataFrame, level: str) -> pd.DataFrame:
-    """Weighted status score per strategy and `level` ('objective' or 'perspective')."""
+    """Weighted status score per strategy and `level` ('objective' or 'perspective'), its status, and p_green: the
+    share of replications whose own roll-up (same weights and thresholds, on that replication's KPI statuses) is
+    green. Without `replication_status` (a frame not made by `scorecard_frame`) p_green is nan."""
     keys = ["strategy", "perspective"] + (["objective"] if level == "objective" else [])
     if card.empty:
         return pd.DataFrame(columns=[*keys, "score", "status", "p_green"])
@@ -80,10 +98,20 @@ def rollup(card: pd.DataFrame, level: str) -> pd.DataFrame:
     rows = []
     for key, group in scored.groupby(keys, sort=False):
         weights = group["weight"].to_numpy(dtype=float)
-        score = float(np.average(group["score"], weights=weights)) if weights.sum() > 0 else float(group["score"].mean())
+        score = float(_weighted(group["score"].to_numpy(dtype=float), weights))
         rows.append({**dict(zip(keys, key, strict=True)), "score": score, "status": rollup_status(score),
-                     "p_green": float(np.average(group["p_green"], weights=weights)) if weights.sum() > 0 else float("nan")})
+                     "p_green": _rollup_p_green(group, weights)})
     return pd.DataFrame(rows)
+
+
+def _rollup_p_green(group: pd.DataFrame, weights: np.ndarray) -> float:
+    if "replication_status" not in group:
+        return float("nan")
+    per_kpi = [tuple(x) for x in group["replication_status"]]
+    if not per_kpi or len({len(x) for x in per_kpi}) != 1 or not per_kpi[0]:
+        return float("nan")
+    scores = np.array([[SCORE[st] for st in x] for x in per_kpi])  # KPIs x replications
+    return float(np.mean([rollup_status(v) == "green" for v in _weighted(scores, weights)]))
 
 
 def status_over_time(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:

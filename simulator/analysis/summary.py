@@ -1,10 +1,17 @@
-"""Per-strategy headline figures (the table `spc run` prints) as mean and 95% CI over replications."""
+"""Per-strategy headline figures (the table `spc run` prints) as mean and 95% CI over replications.
+
+Each figure's interval stays inside the figure's range: NPV can take any sign (Student t interval); revenue,
+customers and staff turnover cannot go below zero and satisfaction is on 0-10, so theirs is the t interval
+built on the log (logit) scale and mapped back (`bounded_mean_ci`). Staff turnover per replication is quits
+over the horizon / mean headcount, annualised; its replications can disagree widely (a symmetric interval once
+read "36.2% ± 49.9%"), and its interval is then wide and asymmetric, e.g. 36.2% [9.1%, 144%].
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from simulator.analysis.stats import mean_ci
+from simulator.analysis.stats import bounded_mean_ci, format_money, mean_ci
 from simulator.results import SUMMARY_METRICS
 
 
@@ -21,6 +28,41 @@ def per_replication(ts: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+BOUNDS: dict[str, tuple[float, float | None] | None] = {
+    "npv": None,
+    "cumulative_revenue": (0.0, None),
+    "active_customers": (0.0, None),
+    "employee_turnover": (0.0, None),
+    "customer_satisfaction": (0.0, 10.0),
+}
+"""Per headline figure: the range its interval must respect ((lower, upper), upper None: unbounded), None: any."""
+
+
+def figure_ci(metric: str, values) -> tuple[float, float, float]:
+    """(mean, ci_low, ci_high) of one headline figure over replications, inside its range (see BOUNDS)."""
+    bounds = BOUNDS.get(metric)
+    return mean_ci(values) if bounds is None else bounded_mean_ci(values, *bounds)
+
+
+def format_figure(metric: str, mean: float, low: float, high: float) -> str:
+    """'1.2M ± 45k' when the interval is symmetric as printed, else 'mean [low, high]' (a ± would mislead)."""
+    if metric in ("npv", "cumulative_revenue"):
+        fmt = format_money
+    elif metric == "active_customers":
+        fmt = "{:,.0f}".format
+    elif metric == "employee_turnover":
+        fmt = "{:.1%}".format
+    else:
+        fmt = "{:.2f}".format
+    if mean != mean:
+        return "-"
+    if low != low or high != high:
+        return fmt(mean)
+    if fmt(high - mean) == fmt(mean - low):
+        return f"{fmt(mean)} ± {fmt(high - mean)}"
+    return f"{fmt(mean)} [{fmt(low)}, {fmt(high)}]"
+
+
 def summary_frame(ts: pd.DataFrame, strategies: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Tidy summary: strategy, metric, mean, ci_low, ci_high."""
     per_rep = per_replication(ts)
@@ -29,6 +71,6 @@ def summary_frame(ts: pd.DataFrame, strategies: tuple[str, ...] | None = None) -
     for strategy in order:
         sub = per_rep[per_rep["strategy"] == strategy]
         for metric in SUMMARY_METRICS:
-            mean, lo, hi = mean_ci(sub[metric])
+            mean, lo, hi = figure_ci(metric, sub[metric])
             rows.append({"strategy": strategy, "metric": metric, "mean": mean, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows, columns=["strategy", "metric", "mean", "ci_low", "ci_high"])

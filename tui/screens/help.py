@@ -29,10 +29,12 @@ Compare CRM strategies on the service-profit chain. Every strategy runs on the s
 | `?` | this help · `q` quit |
 
 **Comparison**: Δ NPV of profit against baseline with its 95% CI (green when the whole interval is above
-zero), P(better) over paired replications, ROI of the initiative spend, payback month, Δ satisfaction.
-"Not distinguishable yet (~N reps)" says how many replications would resolve it.
+zero), P(better) as replications won out of those run with the 95% interval of that share, e.g.
+"7/10 (34–94%)", ROI of the initiative spend, payback month, Δ satisfaction. "not yet: ~N reps for 80% power"
+is how many paired replications a t test needs to detect the Δ seen so far four times in five.
 
-**Scorecard**: the four perspectives; each KPI's value, status (● green ◐ amber ○ red) and P(green).
+**Scorecard**: the four perspectives; each KPI's value, status (● green ◐ amber ○ red) and P(green), the share
+of replications in which it is green (for a perspective: in which its weighted roll-up is green).
 
 **Time series**: means per strategy; baseline and the highlighted strategy with dotted 95% bands.
 

@@ -21,7 +21,8 @@ def _value(x: float) -> str:
 
 class ScorecardView(Vertical):
     def compose(self) -> ComposeResult:
-        yield Static("● green  ◐ amber  ○ red · value (P(green) over replications)", id="scorecard-legend")
+        yield Static("● green  ◐ amber  ○ red · value (P(green): share of replications in which it is green)",
+                     id="scorecard-legend")
         yield DataTable(id="scorecard-table", zebra_stripes=True, cursor_type="row", fixed_columns=1)
 
     def show(self, snap: RunSnapshot) -> None:
