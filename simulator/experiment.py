@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from simulator.engine._numba import warm
 from simulator.engine.model import RunOutput, run_once
-from simulator.engine.service import warm
 from simulator.errors import UsageError
 from simulator.graph.compiler import CompiledModel, compile_scenario
 from simulator.results import ID_COLUMNS

@@ -25,8 +25,8 @@ from multiprocessing import forkserver, resource_tracker
 
 import pandas as pd
 
+from simulator.engine._numba import warm
 from simulator.engine.model import RunOutput, run_once
-from simulator.engine.service import warm
 from simulator.experiment import Task, default_workers, ledger_frame, timeseries_frame
 from simulator.graph.compiler import CompiledModel, compile_scenario
 from simulator.scenario.models import Scenario

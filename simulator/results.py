@@ -47,8 +47,9 @@ ENGINE_METRICS: tuple[str, ...] = LEVELS + RATES + FLOWS + MONEY + DERIVED
 LEDGER_COLUMNS: tuple[str, ...] = (
     "strategy", "replication", "customer", "segment", "ordinal", "joined_day", "left_day", "tenure_months", "active",
     "contacts", "purchases", "revenue", "cost_of_goods", "cost_to_serve", "acquisition_cost", "profit",
-    "satisfaction",
+    "satisfaction", "churn_hazard",
 )
+"""churn_hazard: the monthly hazard the model sets for an active customer at the horizon (NaN once left)."""
 
 SUMMARY_METRICS: dict[str, str] = {
     "npv": "NPV of profit",

@@ -62,8 +62,28 @@ def test_headcount_flows(seed, replication, cut):
     np.testing.assert_array_equal(previous + p["hires"] - p["employee_quits"] - p["redundancies"], p["headcount"])
     emp = SMALL_MODEL.scenario.employees
     np.testing.assert_allclose(p["severance_costs"], p["redundancies"] * emp.severance_months * emp.annual_salary / 12)
-    if cut < 0:
-        assert p["redundancies"].sum() >= 1
+
+
+def test_a_cut_with_no_quit_before_it_makes_people_redundant_and_pays_severance():
+    data = copy.deepcopy(SMALL)
+    data["employees"]["annual_quit_rate"] = 0.0
+    data["network"]["nodes"][4]["reference"] = 0.0  # employee_quit_rate node: nobody quits
+    data["network"]["links"] = [lk for lk in data["network"]["links"] if lk["to"] != "employee_quit_rate"]
+    data["initiatives"][1]["effects"][0]["add"] = -2
+    p = periods(compiled(data), "cuts", 1, 4)
+    assert p["redundancies"].tolist() == [0, 0, 2, 0] and p["headcount"].tolist() == [4, 4, 2, 2]
+    assert p["severance_costs"].sum() == pytest.approx(2 * 3 * 30_000 / 12)
+
+
+def test_contact_driven_activity_costs_every_contact_to_its_customer():
+    data = copy.deepcopy(SMALL)
+    data["activities"] = [{"name": "after_call_work", "minutes": 2, "driver": "contact"}]
+    out = run_once(compiled(data), "baseline", 0, 2, 3)
+    ledger, p = pd.DataFrame(out.ledger), pd.DataFrame(out.periods)
+    assert p["volume_after_call_work"].sum() == p["contacts_arrived"].sum() == ledger["contacts"].sum()
+    # every contact's 2 minutes reach its customer's cost to serve: the ledger holds all allocated wages
+    allocated = (p["cost_to_serve"] - p["channel_costs"]).sum()
+    assert ledger["cost_to_serve"].sum() == pytest.approx(allocated, rel=1e-9)
 
 
 def test_kaplan_anderson_department_to_the_cent():

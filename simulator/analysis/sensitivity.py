@@ -67,6 +67,9 @@ def _run_jobs(base: dict, jobs: Sequence[Job], workers: int, progress: Progress 
             if progress:
                 progress(i, len(jobs))
         return results
+    from simulator.engine._numba import warm
+
+    warm()  # the engine's kernels, compiled or loaded once before the workers start
     with ProcessPoolExecutor(workers, initializer=_init, initargs=(base,)) as pool:
         results = []
         for i, value in enumerate(pool.map(_evaluate, jobs, chunksize=2), 1):

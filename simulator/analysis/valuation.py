@@ -14,7 +14,11 @@ per (strategy, replication), from that run's customer ledger and time series, wh
 - m_s: the segment's observed monthly margin per customer-month of exposure, net of cost to serve
   (revenue − cost_of_goods − cost_to_serve). The ledger holds each customer's lifetime totals, not their
   months, so m_s is measured over the whole run;
-- r_s = exp(−hazard_s): the segment's monthly retention, hazard_s = defections ÷ customer-months of
+- r = exp(−hazard): monthly retention. When the ledger carries `churn_hazard` (the engine's own hazard for
+  each active customer at the horizon: its segment, the strategy's parameters and its own satisfaction),
+  each customer is valued on its own r_c (the sum runs over customers: Σ_c (m_s − o) · r_c / (1 + i − r_c)),
+  which keeps a year's sampling noise in defections out of the comparison. Otherwise (ledgers from elsewhere)
+  r_s is the segment's observed retention, hazard_s = defections ÷ customer-months of
   exposure (the exponential maximum-likelihood estimate, as in `customer_value.segment_economics`),
   measured over the last 12 months of exposure (the ledger's join and leave days allow it; the whole run
   when the horizon is shorter, or when the window holds no exposure);
@@ -91,6 +95,10 @@ def segment_values(ledger: pd.DataFrame, horizon_months: pd.Series, period_days:
         "active": active, "lost": ~active, "exposure": tenure,
         "margin": (ledger["revenue"] - ledger["cost_of_goods"] - ledger["cost_to_serve"]).to_numpy(dtype=float),
     })
+    own_hazard = "churn_hazard" in ledger.columns
+    if own_hazard:  # each active customer's own hazard at the horizon, as the model sets it
+        r_own = np.exp(-np.nan_to_num(ledger["churn_hazard"].to_numpy(dtype=float), nan=np.inf))
+        df["own_multiple"] = np.where(active, r_own / (1 + monthly_discount - r_own), 0.0)
     windowed = {"joined_day", "left_day"} <= set(ledger.columns)
     if windowed:
         start = np.maximum(end_day - window_months * period_days, 0.0)
@@ -122,6 +130,9 @@ def segment_values(ledger: pd.DataFrame, horizon_months: pd.Series, period_days:
         out["monthly_margin"] = np.where(out["customer_months"] > 0, out["margin_total"] / out["customer_months"], 0.0)
     out["retention"] = retention_from_exposure(out["hazard"], 1.0)
     out["multiple"] = out["retention"] / (1 + monthly_discount - out["retention"])
+    # Σ over the segment's active customers of their margin multiples: their own hazards when the ledger has
+    # them (the model's hazard at the horizon), else the segment's observed retention for everyone
+    out["multiple_sum"] = g["own_multiple"].sum() if own_hazard else out["customers"] * out["multiple"]
     return out
 
 
@@ -161,8 +172,8 @@ def continuing_values(ts: pd.DataFrame, ledger: pd.DataFrame, scenario) -> pd.Da
     seg = segment_values(ledger, horizon, period_days, monthly_rate(annual))
     runs = seg.groupby(level=RUN_KEYS, sort=False)
     n_active = runs["customers"].sum().reindex(out.index).fillna(0.0)
-    margin_value = (seg["customers"] * seg["monthly_margin"] * seg["multiple"]).groupby(level=RUN_KEYS).sum()
-    weighted_multiple = (seg["customers"] * seg["multiple"]).groupby(level=RUN_KEYS).sum()
+    margin_value = (seg["monthly_margin"] * seg["multiple_sum"]).groupby(level=RUN_KEYS).sum()
+    weighted_multiple = seg["multiple_sum"].groupby(level=RUN_KEYS).sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         o = np.where(n_active > 0, out["continuing_costs"] / n_active, 0.0)
     out["cost_per_customer"] = o

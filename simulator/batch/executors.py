@@ -75,6 +75,9 @@ class ProcessExecutor:
         self.description = f"{self.workers} local processes"
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
+        from simulator.engine._numba import warm
+
+        warm()  # compile or load the engine's kernels once here, so workers load them from the disk cache
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_process)
         for future in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
             future.result()  # start every worker now, not inside the timed batch

@@ -1,10 +1,25 @@
-"""Customers as columns of numpy arrays (one slot per customer ever active), grown in blocks."""
+"""Customers as columns of numpy arrays (one slot per customer ever active), grown in blocks.
+
+The hot per-step updates also exist as numba kernels (bottom of the file) used by the model's compiled step;
+they do the numpy code's float operations in its order, so both give bit-identical state.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 
-from simulator.engine.rng import ARRIVALS, CHURN, DISPOSITION, SEGMENT_SHIFT, KeyedRandom, customer_keys
+from simulator.engine._numba import LazyKernel, pairwise_sum
+from simulator.engine.rng import (
+    ARRIVALS,
+    CHURN,
+    DISPOSITION,
+    HASH_HELPERS,
+    SEGMENT_SHIFT,
+    KeyedRandom,
+    _unit,
+    customer_keys,
+)
 from simulator.scenario.models import Scenario
 
 _FLOAT_FIELDS = ("joined_day", "left_day", "satisfaction", "disposition", "revenue", "cost_of_goods", "cost_to_serve",
@@ -40,6 +55,7 @@ class CustomerBase:
             setattr(self, name, np.zeros(capacity))
         for name in _INT_FIELDS:
             setattr(self, name, np.zeros(capacity, dtype=np.int64))
+        self._packed = np.empty(0)  # satisfaction_nps_and_count's buffer, grown when used
         segs = np.repeat(np.arange(self.n_segments, dtype=np.int32), counts)
         ordinals = np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if total else np.zeros(0, np.int64)
         # The base on day 0 has survived churn selection: a customer's hazard falls as exp(-s * disposition),
@@ -54,6 +70,11 @@ class CustomerBase:
                                         for s in range(self.n_segments)])
         self.step_contacts_by_segment = np.zeros(self.n_segments, dtype=np.int64)
         self.step_purchases_by_segment = np.zeros(self.n_segments, dtype=np.int64)
+        self._sums = np.zeros(1)
+        self._bases = {p: rng._base(p, 0) for p in (ARRIVALS, DISPOSITION, CHURN)}  # draws keyed without a step
+        self._arrival_draws = np.zeros(self.n_segments, dtype=np.int64)  # the compiled clock's buffers
+        self._arrival_uniforms = np.empty(64)
+        self._arrival_out = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64), np.empty(0))
 
     # ---- growth ------------------------------------------------------------------------------------------
     def _grow(self, needed: int) -> None:
@@ -67,34 +88,44 @@ class CustomerBase:
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
 
+    def release_buffers(self) -> None:
+        """Free satisfaction_nps_and_count's buffer (the run is over); it comes back if needed."""
+        self._packed = np.empty(0)
+
     def _append(self, segs: np.ndarray, ordinals: np.ndarray, joined: np.ndarray, tilt: np.ndarray | float = 0.0,
                 ) -> np.ndarray:
         n = segs.size
         self._grow(self.size + n)
-        idx = np.arange(self.size, self.size + n)
+        new = slice(self.size, self.size + n)  # the new slots: a contiguous block at the end
         keys = customer_keys(segs, ordinals)
-        self.segment[idx] = segs
-        self.key[idx] = keys
-        self.active[idx] = True
-        self.joined_day[idx] = joined
-        self.left_day[idx] = np.inf
-        self.disposition[idx] = self._rng.normal(DISPOSITION, keys) * self._spread + tilt if self._spread > 0 else 0.0
-        self.satisfaction[idx] = np.clip(self.initial_satisfaction[segs] + self.disposition[idx], 0.0, 10.0)
-        self.hazard_used[idx] = 0.0
-        self.churn_budget[idx] = self._rng.exponential(CHURN, keys)
+        self.segment[new] = segs
+        self.key[new] = keys
+        self.active[new] = True
+        self.joined_day[new] = joined
+        self.left_day[new] = np.inf
+        self.disposition[new] = self._rng.normal(DISPOSITION, keys) * self._spread + tilt if self._spread > 0 else 0.0
+        self.satisfaction[new] = np.clip(self.initial_satisfaction[segs] + self.disposition[new], 0.0, 10.0)
+        self.hazard_used[new] = 0.0
+        self.churn_budget[new] = self._rng.exponential(CHURN, keys)
         self.size += n
-        return idx
+        return np.arange(new.start, new.stop)
 
     def _gaps(self, segment: int, first_ordinal: int, n: int) -> np.ndarray:
         """Keyed Exp(1) gaps before arrivals first_ordinal .. first_ordinal + n - 1 of a segment."""
-        ordinals = np.arange(first_ordinal, first_ordinal + n, dtype=np.int64)
-        return self._rng.exponential(ARRIVALS, customer_keys(np.full(n, segment), ordinals))
+        keys = np.arange(first_ordinal, first_ordinal + n, dtype=np.uint64)
+        keys |= np.uint64(segment << SEGMENT_SHIFT)  # = customer_keys(segment, ordinals)
+        return self._rng.exponential(ARRIVALS, keys)
 
     def arrive(self, rate_per_day: np.ndarray, t: float, dt: float) -> np.ndarray:
         """Advance every segment's arrival clock over [t, t + dt) at a constant rate; returns new indices.
 
         Arrivals come in segment order, each at the exact moment its segment's accumulated rate crosses
         the running sum of its keyed gaps."""
+        kernels = _arrival_kernels()
+        if kernels is not None:
+            joined = self._arrive_compiled(rate_per_day, t, dt, kernels)
+            if joined is not None:
+                return joined
         segs_out, ords_out, times_out = [], [], []
         for s in range(self.n_segments):
             rate = float(rate_per_day[s])
@@ -123,6 +154,47 @@ class CustomerBase:
             return np.zeros(0, dtype=np.int64)
         return self._append(np.concatenate(segs_out), np.concatenate(ords_out), np.concatenate(times_out))
 
+    def _arrive_compiled(self, rate_per_day: np.ndarray, t: float, dt: float, kernels: tuple) -> np.ndarray | None:
+        """arrive() in kernels, or None (nothing changed) when a segment needs more gaps than the first batch."""
+        plan_k, clock_k, keys_k, fill_k = kernels
+        rates = np.ascontiguousarray(rate_per_day, dtype=np.float64)
+        n_draws = self._arrival_draws
+        uniforms = self._arrival_uniforms
+        total = plan_k(rates, self.arrival_used, self.arrival_budget, self.next_ordinal, dt,
+                       self._bases[ARRIVALS], n_draws, uniforms)
+        if total < 0:  # more gaps than the buffer holds: a bigger one
+            uniforms = self._arrival_uniforms = np.empty(2 * -total)
+            total = plan_k(rates, self.arrival_used, self.arrival_budget, self.next_ordinal, dt,
+                           self._bases[ARRIVALS], n_draws, uniforms)
+        logs = np.log(uniforms[:total], out=uniforms[:total])
+        n_max = total + self.n_segments
+        if self._arrival_out[0].shape[0] < n_max:
+            self._arrival_out = (np.empty(2 * n_max, dtype=np.int32), np.empty(2 * n_max, dtype=np.int64),
+                                 np.empty(2 * n_max))
+        seg_out, ord_out, time_out = self._arrival_out
+        n_new = clock_k(logs, rates, self.arrival_used, self.arrival_budget, self.next_ordinal, n_draws, dt, t,
+                        seg_out, ord_out, time_out)
+        if n_new < 0:
+            return None
+        if n_new == 0:
+            return np.zeros(0, dtype=np.int64)
+        return self._append_arrivals(seg_out[:n_new], ord_out[:n_new], time_out[:n_new], keys_k, fill_k)
+
+    def _append_arrivals(self, segs: np.ndarray, ordinals: np.ndarray, joined: np.ndarray, keys_k, fill_k) -> np.ndarray:
+        """_append for arrivals (no tilt) in kernels."""
+        n = segs.size
+        first = self.size
+        self._grow(first + n)
+        uniforms = np.empty(2 * n)
+        keys_k(segs, ordinals, self._bases[DISPOSITION], self._bases[CHURN], self.key[first:first + n], uniforms)
+        normal = ndtri(uniforms[:n])
+        logs = np.log(uniforms[n:])
+        fill_k(segs, joined, normal, logs, float(self._spread), self.initial_satisfaction, first, self.segment,
+               self.active, self.joined_day, self.left_day, self.disposition, self.satisfaction, self.hazard_used,
+               self.churn_budget)
+        self.size += n
+        return np.arange(first, first + n)
+
     def accumulate_churn(self, idx: np.ndarray, hazard_dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add each customer's hazard over the step to its clock -> (leaves?, fraction of the step before leaving)."""
         before = self.hazard_used[idx]
@@ -146,6 +218,24 @@ class CustomerBase:
         return int(self.active[: self.size].sum())
 
     def satisfaction_and_nps(self) -> tuple[float, float]:
+        return self.satisfaction_nps_and_count()[:2]
+
+    def satisfaction_nps_and_count(self) -> tuple[float, float, int]:
+        """Mean satisfaction, NPS and the number of active customers."""
+        kernel = _SATISFACTION.get()
+        if kernel is not None:
+            packed = self._packed
+            if packed.shape[0] < self.size:
+                packed = self._packed = np.empty(self.segment.shape[0])
+            sums = self._sums
+            n, promoters, detractors = kernel(self.active, self.satisfaction, self.size, packed, sums)
+            if n == 0:
+                return 0.0, 0.0, 0
+            return float(sums[0] / n), 100.0 * (promoters - detractors) / n, n  # the mean below, bit for bit
+        sat, nps = self._satisfaction_and_nps_numpy()
+        return sat, nps, self.active_count
+
+    def _satisfaction_and_nps_numpy(self) -> tuple[float, float]:
         sat = self.satisfaction[: self.size][self.active[: self.size]]
         if sat.size == 0:
             return 0.0, 0.0
@@ -197,3 +287,349 @@ class CustomerBase:
             "profit": profit,
             "satisfaction": self.satisfaction[:n].copy(),
         }
+
+
+# ---- numba kernels (plain Python source; compiled lazily, see _numba.LazyKernel) --------------------------
+def _satisfaction_kernel(active, satisfaction, size, out, sums):  # pragma: no cover - runs compiled
+    """satisfaction_and_nps: active customers' satisfaction packed into out[:n] (numpy's sum in sums[0])
+    -> (n, promoters, detractors).
+    Branch-free: who is active (or a promoter) is as good as random, so a branch on it mispredicts."""
+    n = 0
+    promoters = 0
+    detractors = 0
+    for c in range(size):
+        x = satisfaction[c]
+        a = 1 if active[c] else 0
+        out[n] = x
+        n += a
+        promoters += a if x >= 9.0 else 0
+        detractors += a if x < 7.0 else 0
+    sums[0] = pairwise_sum(out, n)
+    return n, promoters, detractors
+
+
+def _active_kernel(active, segment, satisfaction, size, neg_sensitivity, reference, price_term, idx, arg,
+                   promoters):  # pragma: no cover - runs compiled
+    """The step's active customers (idx[:n]), their churn exponents -s * (satisfaction - reference) + price
+    term (arg[:n]) and the promoters per segment at the start of the step. Returns n."""
+    promoters[:] = 0
+    n = 0
+    for c in range(size):  # branch-free but for the (rarer) promoters: written always, kept if active
+        s = np.uint64(segment[c])  # unsigned indices: no wrap-around test for negative ones
+        x = satisfaction[c]
+        idx[n] = c
+        arg[n] = neg_sensitivity[s] * (x - reference) + price_term[s]
+        if active[c]:
+            n += 1
+            if x >= 9.0:
+                promoters[s] += 1
+    return n
+
+
+def _clip(x, lo, hi):  # pragma: no cover - compiled into the kernels
+    """np.clip for floats, as numpy gives it: nan stays nan, and so does -0.0 against a bound of 0.0."""
+    x = lo if x < lo else x
+    return hi if x > hi else x
+
+
+def _exposure_kernel(idx, n_active, first_joined, n_joined, growth, segment, key, hazard_used, churn_budget,
+                     joined_day, active, left_day, acquisition_cost, base_hazard, hazard_factor, contacts_per_month,
+                     purchases_per_month, acquisition_cost_by_segment, rate, t, dt, who, segs, keys, start, exposure,
+                     means, neg_means, leavers, leave_frac, sums):  # pragma: no cover - runs compiled
+    """Churn clocks of the active customers (hazard = base * factor * growth, growth = exp(churn exponent)),
+    then everyone's exposure in the step (active ones, then those who joined) and the means of their contacts
+    (means[:n]) and purchases ([n:2n]), and minus them, as the numpy step computes them. Also what the numpy step does at
+    its end (nothing reads it in between): leavers leave, and the new customers get their acquisition cost
+    (numpy's sum of it in sums[0]).
+
+    Returns the number of leavers (leavers[:k], leave_frac[:k])."""
+    n = n_active + n_joined
+    k = 0
+    for i in range(n_active):
+        c = np.uint64(idx[i])  # unsigned indices: no wrap-around test for negative ones
+        s = np.uint64(segment[c])
+        step_hazard = ((base_hazard[s] * hazard_factor) * growth[i]) * dt
+        before = hazard_used[c]
+        after = before + step_hazard
+        hazard_used[c] = after
+        span = dt
+        if after >= churn_budget[c]:
+            frac = _clip((churn_budget[c] - before) / step_hazard, 0.0, 1.0)
+            leavers[k] = c
+            leave_frac[k] = frac
+            k += 1
+            span = frac * dt
+            active[c] = False
+            left_day[c] = t + frac * dt
+        who[i] = idx[i]
+        segs[i] = segment[c]
+        keys[i] = key[c]
+        start[i] = t
+        exposure[i] = span
+    for j in range(n_joined):
+        c = first_joined + j
+        i = n_active + j
+        frac = _clip((joined_day[c] - t) / dt, 0.0, 1.0)
+        who[i] = c
+        segs[i] = segment[c]
+        keys[i] = key[c]
+        start[i] = t + frac * dt
+        exposure[i] = (1.0 - frac) * dt
+        acquisition_cost[c] = acquisition_cost_by_segment[segment[c]]
+    sums[0] = pairwise_sum(acquisition_cost[first_joined:first_joined + n_joined], n_joined)
+    for i in range(n):
+        s = np.uint64(segs[i])
+        m = (contacts_per_month[s] * rate) * exposure[i]
+        means[i] = m
+        neg_means[i] = -m
+        m = (purchases_per_month[s] * rate) * exposure[i]
+        means[n + i] = m
+        neg_means[n + i] = -m
+    return k
+
+
+def _contacts_kernel(who, cseg, served, exits, times, handle, normal, disposition, price_points, keep_after,
+                     quality, noise, wait_penalty, abandon_penalty, minutes_per_day, minute_rate, who_all, counts,
+                     owner, position, contacts, satisfaction, cost_to_serve, score, cost, by_segment):
+    # pragma: no cover - runs compiled
+    """record_contacts, with each contact's experience score computed first, in queue order:
+    score = quality + disposition + normal * noise - wait_penalty * wait minutes - abandonment - price points,
+    clipped to [0, 10], and its desk cost if served. Then customer by customer (owner: each contact's index in
+    who_all, contacts grouped by customer; position: its place in the queue), each one's scores and costs summed
+    from zero in queue order (as np.bincount does), so the customer arrays are walked in order, not at random.
+    keep_after[k] = (1 - smoothing) ** k (numpy's power)."""
+    n_seg = by_segment.shape[0]
+    tally = np.zeros(4 * n_seg, np.int64)  # per segment, in 4 lanes: no chain of adds to one memory slot
+    total = who.shape[0]
+    for r in range(total):
+        s = np.uint64(cseg[r])  # unsigned indices: no wrap-around test for negative ones
+        x = quality + disposition[np.uint64(who[r])]
+        x = x + normal[r] * noise
+        x = x - wait_penalty * ((exits[r] - times[r]) * minutes_per_day)
+        x = x - (0.0 if served[r] else abandon_penalty)
+        x = x - price_points[s]
+        score[r] = _clip(x, 0.0, 10.0)
+        cost[r] = (handle[r] * minutes_per_day) * minute_rate
+        tally[(r & 3) * n_seg + s] += 1
+    for s in range(n_seg):
+        by_segment[s] = tally[s] + tally[n_seg + s] + tally[2 * n_seg + s] + tally[3 * n_seg + s]
+    in_order = np.empty(keep_after.shape[0], np.int64)  # one customer's queue positions, sorted
+    j = 0
+    while j < total:
+        i = np.uint64(owner[j])
+        c = np.uint64(who_all[i])
+        k = counts[i]
+        if k == 1:
+            r = np.uint64(position[j])
+            score_sum = 0.0 + score[r]
+            cost_sum = 0.0 + cost[r] if served[r] else 0.0
+        else:
+            for q in range(k):  # insertion sort of a few positions
+                r = position[j + q]
+                p = q
+                while p > 0 and in_order[p - 1] > r:
+                    in_order[p] = in_order[p - 1]
+                    p -= 1
+                in_order[p] = r
+            score_sum = 0.0
+            cost_sum = 0.0
+            for q in range(k):
+                r = np.uint64(in_order[q])
+                score_sum += score[r]
+                if served[r]:
+                    cost_sum += cost[r]
+        contacts[c] += k
+        keep = keep_after[k]
+        mean = score_sum / k
+        satisfaction[c] = satisfaction[c] * keep + mean * (1.0 - keep)
+        cost_to_serve[c] += cost_sum
+        j += k
+
+
+def _purchases_kernel(who, segs, exposure, buys, basket, price_index, cogs_fraction, self_service_per_month,
+                      rate, self_service_cost, purchases, revenue, cost_of_goods, cost_to_serve, revenue_out, cogs_out,
+                      self_service_out, channel_out, by_segment, sums):  # pragma: no cover - runs compiled
+    """record_purchases and the self-service channel of one step, per customer in `who` order, and numpy's sums
+    of revenue, cost of goods, self-service contacts and channel costs (sums[:4]); returns the number of
+    purchases."""
+    n_seg = by_segment.shape[0]
+    tally = np.zeros(4 * n_seg, np.int64)  # per segment, in 4 lanes: no chain of adds to one memory slot
+    total = 0
+    for i in range(who.shape[0]):
+        c = np.uint64(who[i])  # unsigned indices: no wrap-around test for negative ones
+        s = np.uint64(segs[i])
+        b = buys[i]
+        money = (np.float64(b) * basket[s]) * price_index
+        goods = money * cogs_fraction[s]
+        purchases[c] += b
+        revenue[c] += money
+        cost_of_goods[c] += goods
+        tally[(i & 3) * n_seg + s] += b
+        total += b
+        revenue_out[i] = money
+        cogs_out[i] = goods
+        volume = (self_service_per_month[s] * rate) * exposure[i]
+        channel = volume * self_service_cost[s]
+        self_service_out[i] = volume
+        channel_out[i] = channel
+        cost_to_serve[c] += channel
+    for s in range(n_seg):  # whole numbers: exact in any order, as np.bincount's float sums of them
+        by_segment[s] = np.float64(tally[s] + tally[n_seg + s] + tally[2 * n_seg + s] + tally[3 * n_seg + s])
+    n = who.shape[0]
+    sums[0] = pairwise_sum(revenue_out, n)
+    sums[1] = pairwise_sum(cogs_out, n)
+    sums[2] = pairwise_sum(self_service_out, n)
+    sums[3] = pairwise_sum(channel_out, n)
+    return total
+
+
+def _arrival_plan_kernel(rates, used, budgets, next_ordinal, dt, base, n_draws, uniforms):
+    # pragma: no cover - runs compiled
+    """arrive(), first half: for each segment with an arrival in the step (rate > 0, budget <= used + rate * dt),
+    how many gaps the numpy clock draws first (expected + 6 sqrt(expected) + 8), and their uniforms (_gaps before
+    the log), segment after segment. Returns how many, or minus that if `uniforms` is too short (nothing written).
+    """
+    total = 0
+    for s in range(rates.shape[0]):
+        n_draws[s] = 0
+        rate = rates[s]
+        if not rate <= 0 and budgets[s] <= used[s] + rate * dt:  # (a nan rate moves the clock, as in numpy)
+            expected = rate * dt
+            n = int(expected + 6 * np.sqrt(expected) + 8)
+            n_draws[s] = n
+            total += n
+    if total > uniforms.shape[0]:
+        return -total
+    pos = 0
+    for s in range(rates.shape[0]):
+        high = np.uint64(s) << _SHIFT
+        for j in range(n_draws[s]):
+            uniforms[pos] = _unit(high | np.uint64(next_ordinal[s] + 1 + j), base)
+            pos += 1
+    return total
+
+
+def _arrival_clock_kernel(logs, rates, used, budgets, next_ordinal, n_draws, dt, t, seg_out, ord_out, time_out):
+    # pragma: no cover - runs compiled
+    """arrive(), second half, given the logs of the gaps' uniforms: for each segment with an arrival, arrivals
+    at budget, budget + cumsum(gaps), ... up to the clock's end (each at t + (cum - used) / rate), the first
+    beyond it the next budget; then the clocks advance. Returns how many arrived, or -1 (clocks untouched) if a
+    segment's gaps ran out before its end: the numpy clock then draws more."""
+    n_seg = rates.shape[0]
+    n_in = np.zeros(n_seg, np.int64)
+    next_budget = np.zeros(n_seg)
+    w = 0
+    pos = 0
+    for s in range(n_seg):
+        if n_draws[s] == 0:
+            continue
+        rate = rates[s]
+        start = used[s]
+        end = start + rate * dt
+        budget = budgets[s]
+        first = next_ordinal[s]
+        seg_out[w] = s
+        ord_out[w] = first
+        time_out[w] = t + (budget - start) / rate
+        w += 1
+        count = 1
+        cum = 0.0
+        beyond = False
+        for j in range(n_draws[s]):
+            gap = -logs[pos + j]
+            cum = gap if j == 0 else cum + gap
+            x = budget + cum
+            if x <= end:
+                seg_out[w] = s
+                ord_out[w] = first + count
+                time_out[w] = t + (x - start) / rate
+                w += 1
+                count += 1
+            else:
+                next_budget[s] = x
+                beyond = True
+                break
+        if not beyond:
+            return -1
+        n_in[s] = count
+        pos += n_draws[s]
+    for s in range(n_seg):
+        rate = rates[s]
+        if not rate <= 0:
+            if n_draws[s] > 0:
+                next_ordinal[s] += n_in[s]
+                budgets[s] = next_budget[s]
+            used[s] = used[s] + rate * dt
+    return w
+
+
+def _new_keys_kernel(segments, ordinals, base_disposition, base_churn, keys, uniforms):
+    # pragma: no cover - runs compiled
+    """_append's keys, and the uniforms of their disposition (uniforms[:n]) and churn budget ([n:2n])."""
+    n = segments.shape[0]
+    for i in range(n):
+        key = (np.uint64(segments[i]) << _SHIFT) | np.uint64(ordinals[i])
+        keys[i] = key
+        uniforms[i] = _unit(key, base_disposition)
+        uniforms[n + i] = _unit(key, base_churn)
+
+
+def _new_customers_kernel(segments, joined, normal, logs, spread, initial_satisfaction, first, segment, active,
+                          joined_day, left_day, disposition, satisfaction, hazard_used, churn_budget):
+    # pragma: no cover - runs compiled
+    """_append's slots first .. first + n - 1 (arrivals: no tilt), from normal = ndtri(u) and logs = log(u)."""
+    for i in range(segments.shape[0]):
+        c = first + i
+        s = segments[i]
+        segment[c] = s
+        active[c] = True
+        joined_day[c] = joined[i]
+        left_day[c] = np.inf
+        d = normal[i] * spread + 0.0 if spread > 0 else 0.0
+        disposition[c] = d
+        satisfaction[c] = _clip(initial_satisfaction[s] + d, 0.0, 10.0)
+        hazard_used[c] = 0.0
+        churn_budget[c] = -logs[i]
+
+
+_SHIFT = np.uint64(SEGMENT_SHIFT)
+
+ARRIVAL_PLAN = LazyKernel(_arrival_plan_kernel,
+                          "int64(float64[::1], float64[::1], float64[::1], int64[::1], float64, uint64, int64[::1], "
+                          "float64[::1])", HASH_HELPERS)
+ARRIVAL_CLOCK = LazyKernel(_arrival_clock_kernel,
+                           "int64(float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], int64[::1], "
+                           "float64, float64, int32[::1], int64[::1], float64[::1])")
+NEW_KEYS = LazyKernel(_new_keys_kernel, "void(int32[::1], int64[::1], uint64, uint64, uint64[::1], float64[::1])",
+                      HASH_HELPERS)
+NEW_CUSTOMERS = LazyKernel(_new_customers_kernel,
+                           "void(int32[::1], float64[::1], float64[::1], float64[::1], float64, float64[::1], int64, "
+                           "int32[::1], boolean[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
+                           "float64[::1], float64[::1])", (_clip,))
+
+_SATISFACTION = LazyKernel(_satisfaction_kernel,
+                           "UniTuple(int64, 3)(boolean[::1], float64[::1], int64, float64[::1], float64[::1])",
+                           (pairwise_sum,))
+ACTIVE = LazyKernel(_active_kernel, "int64(boolean[::1], int32[::1], float64[::1], int64, float64[::1], float64, "
+                                    "float64[::1], int64[::1], float64[::1], int64[::1])")
+EXPOSURE = LazyKernel(_exposure_kernel,
+                      "int64(int64[::1], int64, int64, int64, float64[::1], int32[::1], uint64[::1], float64[::1], "
+                      "float64[::1], float64[::1], boolean[::1], float64[::1], float64[::1], float64[::1], float64, "
+                      "float64[::1], float64[::1], float64[::1], float64, float64, float64, int64[::1], int32[::1], "
+                      "uint64[::1], float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], "
+                      "float64[::1], float64[::1])", (_clip, pairwise_sum))
+CONTACTS = LazyKernel(_contacts_kernel,
+                      "void(int64[::1], int32[::1], boolean[::1], float64[::1], float64[::1], float64[::1], "
+                      "float64[::1], float64[::1], float64[::1], float64[::1], float64, float64, float64, float64, "
+                      "float64, float64, int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], float64[::1], "
+                      "float64[::1], float64[::1], float64[::1], int64[::1])", (_clip,))
+PURCHASES = LazyKernel(_purchases_kernel,
+                       "int64(int64[::1], int32[::1], float64[::1], int64[::1], float64[::1], float64, float64[::1], "
+                       "float64[::1], float64, float64[::1], int64[::1], float64[::1], float64[::1], float64[::1], "
+                       "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
+                       (pairwise_sum,))
+
+
+def _arrival_kernels() -> tuple | None:
+    kernels = tuple(lazy.get() for lazy in (ARRIVAL_PLAN, ARRIVAL_CLOCK, NEW_KEYS, NEW_CUSTOMERS))
+    return None if any(k is None for k in kernels) else kernels

@@ -15,11 +15,30 @@ from dataclasses import dataclass
 
 import numpy as np
 import simpy
+from scipy.special import ndtri
 
+from simulator.engine import customers as customer_kernels
+from simulator.engine import rng as keyed
+from simulator.engine._numba import LazyKernel, pairwise_sum
 from simulator.engine.customers import CustomerBase
 from simulator.engine.policy import Policy
-from simulator.engine import rng as keyed
-from simulator.engine.rng import KeyedRandom, within_group_index
+from simulator.engine.rng import (
+    _SMALL_MEAN,
+    CONTACT_TIME,
+    CONTACTS,
+    EXPERIENCE,
+    HANDLING,
+    PATIENCE,
+    PURCHASES,
+    KeyedRandom,
+    _poisson_ppf,
+    _step_base,
+    _unit,
+    _unit_at,
+    _walk,
+    _walk_start,
+    within_group_index,
+)
 from simulator.engine.service import FCFSServers
 from simulator.graph.compiler import CompiledModel
 from simulator.graph.network import NetworkState
@@ -101,7 +120,9 @@ class Workforce:
         return excess
 
     def productive_fte(self, now: float) -> float:
-        if self.ramp_days <= 0:
+        if self.ramp_days <= 0 or not self.hire_days:
+            return float(self.headcount)
+        if (now - max(self.hire_days)) / self.ramp_days >= 1.0:  # everyone ramped up: a sum of ones, exactly
             return float(self.headcount)
         return float(sum(min(1.0, max(0.0, (now - h) / self.ramp_days)) for h in self.hire_days))
 
@@ -151,6 +172,13 @@ class Simulation:
         self.step_used_minutes = 0.0
         self.levels = {c: np.zeros(self.n_periods) for c in ("headcount", "productive_fte", "active_customers",
                                                              "customer_satisfaction", "nps", "contacts_waiting")}
+        self._static_segments: dict[str, np.ndarray] | None = None  # segment parameters no initiative changes
+        self._constants: tuple | None = None
+        self._buffers = _Buffers()
+        self._keep_after = np.ones(0)
+        self._kernels = _step_kernels()
+        self._promoters = np.zeros(len(sc.segments), dtype=np.int64)
+        self._sums = np.zeros(8)  # numpy's sums, computed by the kernels
 
     # ---- ports -------------------------------------------------------------------------------------------
     def _port_defaults(self) -> dict[str, float]:
@@ -181,8 +209,33 @@ class Simulation:
             self.env.process(self._initiative(ini))
         self.env.process(self._calendar())
         self.env.run(until=self.horizon + 1e-9)
-        return RunOutput(self.strategy, self.replication, self._period_table(), self.customers.ledger(
-            self.horizon, self.P), self.events)
+        self._buffers = _Buffers()  # the step's buffers are done with: free them before the ledger's copies
+        self.customers.release_buffers()
+        ledger = self.customers.ledger(self.horizon, self.P)
+        ledger["churn_hazard"] = self._hazard_at_horizon()
+        return RunOutput(self.strategy, self.replication, self._period_table(), ledger, self.events)
+
+    def _hazard_at_horizon(self) -> np.ndarray:
+        """Each active customer's monthly churn hazard as the model sets it at the horizon (the strategy's
+        segment parameters and ports of the last step, the customer's own satisfaction); NaN for those who
+        left. Valuing the base left at the horizon on these (not on defections counted in a window) keeps
+        the continuing value free of the sampling noise of a year's defections."""
+        cust, svc = self.customers, self.sc.service
+        n = cust.size
+        out = np.full(n, np.nan)
+        idx = cust.active_indices()
+        if idx.size == 0:
+            return out
+        seg = self._segment_parameters(max(0.0, self.horizon - 1e-9))
+        segs = cust.segment[idx]
+        base = -np.log1p(-np.minimum(seg["churn_per_month"], 0.999999)) / self.P
+        price = seg["basket"] * self.ports["price_index"] / self.base_basket
+        log_price = np.log(np.where(price > 0, price, 1.0))
+        per_day = base[segs] * self.ports["churn_hazard_factor"] * np.exp(
+            -seg["satisfaction_sensitivity"][segs] * (cust.satisfaction[idx] - svc.satisfaction_reference)
+            + (seg["price_churn_elasticity"] * log_price)[segs])
+        out[idx] = per_day * self.P
+        return out
 
     def _initiative(self, ini):
         start, end = self.policy.start_day(ini), self.policy.end_day(ini)
@@ -234,6 +287,8 @@ class Simulation:
         self.step_index += 1
 
     def _segment_parameters(self, t: float) -> dict[str, np.ndarray]:
+        if self._static_segments is not None:
+            return self._static_segments
         out = {}
         for param in SEGMENT_PARAMETERS:
             values = []
@@ -242,6 +297,8 @@ class Simulation:
                 base = math.inf if base is None else float(base)
                 values.append(self.policy.segment_values(t, seg.name, param, base) if self.policy.initiatives else base)
             out[param] = np.asarray(values, dtype=float)
+        if not self.policy.touches_segments():  # the same values every step: compute them once (read-only)
+            self._static_segments = out
         return out
 
     def _staffing(self, t: float, dt: float, period: int) -> None:
@@ -276,7 +333,12 @@ class Simulation:
 
         Each customer is exposed for the part of the step it is active: leavers until they leave, new
         customers from the day they join, so contacts and purchases are exact in expectation.
+        With numba the step runs as a few kernels (`_serve_and_trade_compiled`), else as numpy below; both
+        give bit-identical results.
         """
+        kernels = self._kernels
+        if kernels is not None:
+            return self._serve_and_trade_compiled(t, dt, period, seg, kernels)
         sc, cust, rng, acc, ports = self.sc, self.customers, self.rng, self.acc, self.ports
         svc = sc.service
         mpd = sc.employees.minutes_per_day
@@ -393,6 +455,152 @@ class Simulation:
             "revenue": float(revenue.sum()) * per_month,
         }
 
+    def _segment_constants(self, seg: dict[str, np.ndarray]) -> tuple:
+        """The compiled step's per-segment factors that need numpy's transcendentals: the numpy step's
+        expressions on the segment arrays (elementwise the numbers it gathers per customer), cached while the
+        segment parameters and the price index stay the same."""
+        price_index = self.ports["price_index"]
+        cached = self._constants
+        if cached is not None and cached[0] is seg and cached[1] == price_index:
+            return cached[2]
+        base = -np.log1p(-np.minimum(seg["churn_per_month"], 0.999999)) / self.P
+        price = seg["basket"] * price_index / self.base_basket  # price relative to the scenario's own
+        log_price = np.log(np.where(price > 0, price, 1.0))
+        constants = (base, -seg["satisfaction_sensitivity"], seg["price_churn_elasticity"] * log_price,
+                     seg["price_satisfaction_points"] * log_price / np.log(2.0))
+        self._constants = (seg, price_index, constants)
+        return constants
+
+    def _keep_table(self, max_count: int) -> np.ndarray:
+        """(1 - smoothing) ** k for k = 0 .. max_count: numpy's power on an int64 array, as record_contacts."""
+        if self._keep_after.shape[0] <= max_count:
+            smoothing = self.sc.service.satisfaction_smoothing
+            self._keep_after = (1.0 - smoothing) ** np.arange(max(64, 2 * max_count + 1), dtype=np.int64)
+        return self._keep_after
+
+    def _serve_and_trade_compiled(self, t: float, dt: float, period: int, seg: dict[str, np.ndarray],
+                                  kernels: tuple) -> dict[str, float]:
+        """_serve_and_trade in numba kernels: the same operations in the same order, on reused buffers.
+        Transcendentals (exp, log, ndtri, power) stay in numpy; the kernels reproduce numpy's pairwise sums
+        (_numba.pairwise_sum) and the order in which np.bincount adds."""
+        active_k, exposure_k, poisson_k, draw_k, times_k, queue_k, contacts_k, purchases_k, month_k = kernels
+        sc, cust, rng, acc, ports, buf = self.sc, self.customers, self.rng, self.acc, self.ports, self._buffers
+        svc = sc.service
+        mpd = sc.employees.minutes_per_day
+        step = self.step_index
+        base_hazard, neg_sensitivity, price_term, price_points = self._segment_constants(seg)
+        # churn exponents of the active customers, promoters at the start of the step
+        size = cust.size
+        idx, = buf.rows("idx", 1, size, np.int64)
+        exponent, = buf.rows("exponent", 1, size)
+        promoters = self._promoters
+        n_act = active_k(cust.active, cust.segment, cust.satisfaction, size, neg_sensitivity,
+                         svc.satisfaction_reference, price_term, idx, exponent, promoters)
+        growth = np.exp(exponent[:n_act], out=exponent[:n_act])
+        # acquisition and referrals from promoters, on the segments' clocks
+        rate_per_day = (seg["acquisition_per_month"] * ports["acquisition_factor"] / self.P
+                        + promoters * max(0.0, ports["referral_rate"]) / YEAR_DAYS)
+        first_joined = cust.size
+        joined = cust.arrive(rate_per_day, t, dt)
+        n_joined = joined.size
+        # churn clocks, everyone's exposure, and the means of their contacts and purchases
+        n = n_act + n_joined
+        who_all, counts, buys, leavers, seg_all, keys_all, start, exposure, leave_frac, means, first = buf.per_customer(
+            n)
+        rate = ports["contact_frequency_factor"] / self.P
+        sums = self._sums
+        n_leave = exposure_k(idx, n_act, first_joined, n_joined, growth, cust.segment, cust.key, cust.hazard_used,
+                             cust.churn_budget, cust.joined_day, cust.active, cust.left_day, cust.acquisition_cost,
+                             base_hazard, ports["churn_hazard_factor"], seg["contacts_per_month"],
+                             seg["purchases_per_month"], seg["acquisition_cost"], rate, t, dt, who_all, seg_all,
+                             keys_all, start, exposure, means, first, leavers, leave_frac, sums)
+        acquisition_sum = float(sums[0])
+        np.exp(first, out=first)  # exp(-mean): `first` held the negated means
+        roots = rng.purpose_roots()
+        n_big, total = poisson_k(keys_all, means, first, roots, step, counts, buys)
+        if n_big:
+            for purpose, out, m in ((keyed.CONTACTS, counts, means[:n]), (keyed.PURCHASES, buys, means[n:])):
+                big = ~(m <= _SMALL_MEAN)  # a mean > 30: scipy's inverse
+                out[big] = _poisson_ppf(rng.uniform(purpose, keys_all[big], step), m[big])
+            total = int(counts.sum())
+        # contacts: uniform times within each exposure, in arrival order (stable), with their keyed draws
+        (who, order, owner, bucket, kth, ckey, sorted_kth, sorted_key, cseg, times, raw_times, handle, patience,
+         uniforms, logs) = buf.per_contact(total)
+        max_count = draw_k(who_all, seg_all, keys_all, start, exposure, counts, roots, step, t, dt, owner, kth, ckey,
+                           raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times, uniforms[0], uniforms[1],
+                           uniforms[2])
+        np.log(uniforms[:2], out=logs[:2])
+        normal = ndtri(uniforms[2], out=logs[2])
+        times_k(logs[0], logs[1], cseg, seg["handle_minutes"], ports["handle_time_factor"], seg["patience_minutes"],
+                mpd, handle, patience)
+        exits, served = self.servers.serve(times, handle, patience)
+        # the queue's accounts, in rows whose use has ended (raw times, uniforms, logs of handle and patience,
+        # patience); logs[2] (the experience noise) is still to be used
+        waits, queue, served_wait, served_handle, served_desk = raw_times, uniforms[0], uniforms[1], logs[0], logs[1]
+        carry_times, carry_exits = uniforms[2], patience
+        period_end = (period + 1) * self.P
+        served_n, n_carry = queue_k(exits, times, served, handle, self.P, float(self.n_periods), period_end, t + dt,
+                                    mpd, acc["contacts_served"], acc["contacts_abandoned"], acc["contacts_delayed"],
+                                    acc["wait_days"], acc["busy_days"], waits, queue, served_wait, served_handle,
+                                    served_desk, carry_times, carry_exits, sums)
+        wait_sum, queue_sum, desk_sum, handle_sum, wait_minutes_sum = sums[:5].tolist()  # numpy's sums, exactly
+        acc["contacts_arrived"][period] += total
+        acc["queue_minutes"][period] += wait_sum * mpd
+        acc["queue_time"][period] += queue_sum
+        if n_carry:
+            self.pending_arrival = np.concatenate([self.pending_arrival, carry_times[:n_carry]])
+            self.pending_exit = np.concatenate([self.pending_exit, carry_exits[:n_carry]])
+        # experiences -> satisfaction; desk time booked to the customers (scores and costs in rows done with;
+        # `bucket` holds each contact's queue position, see draw_k)
+        contacts_k(who, cseg, served, exits, times, handle, normal, cust.disposition, price_points,
+                   self._keep_table(max_count), ports["service_quality"], svc.experience_noise,
+                   svc.wait_penalty_per_minute, svc.abandonment_penalty, mpd, self.minute_rate, who_all, counts, owner,
+                   bucket, cust.contacts, cust.satisfaction, cust.cost_to_serve, raw_times, uniforms[0],
+                   cust.step_contacts_by_segment)
+        self.step_used_minutes += desk_sum
+        # purchases and the self-service channel over each customer's exposure (in rows done with)
+        revenue, cogs, self_service, channel, months = means[:n], means[n:], first[:n], first[n:], start
+        by_segment = cust.step_purchases_by_segment
+        if by_segment.dtype != np.float64:
+            by_segment = cust.step_purchases_by_segment = np.zeros(cust.n_segments)
+        n_buys = purchases_k(who_all, seg_all, exposure, buys, seg["basket"], ports["price_index"],
+                             seg["cogs_fraction"], seg["self_service_contacts_per_month"], rate,
+                             seg["self_service_cost"], cust.purchases, cust.revenue, cust.cost_of_goods,
+                             cust.cost_to_serve, revenue, cogs, self_service, channel, by_segment, sums)
+        revenue_sum, cogs_sum, self_service_sum, channel_sum = sums[:4].tolist()
+        acc["purchases"][period] += n_buys
+        acc["revenue"][period] += revenue_sum
+        acc["cost_of_goods"][period] += cogs_sum
+        acc["self_service_contacts"][period] += self_service_sum
+        acc["channel_costs"][period] += channel_sum
+        # time-driven ABC activities, new customers' costs, and the leavers
+        self._activities(who_all, seg_all, exposure, period, who, buys, month_k, months)
+        if n_joined:  # (their acquisition costs were set by exposure_k)
+            acc["customers_won"][period] += n_joined
+            acc["acquisition_costs"][period] += acquisition_sum
+            self._onboarding(joined, period)
+        if n_leave:  # (they left in exposure_k)
+            acc["customers_lost"][period] += n_leave
+        # what the network sees next step (flows as monthly rates)
+        per_month = self.P / dt
+        sat, nps, n_active = cust.satisfaction_nps_and_count()
+        servers = self.servers.servers
+        return {
+            "headcount": float(self.staff.headcount),
+            "productive_fte": self.staff.productive_fte(t + dt),
+            "utilisation": float(handle_sum / (servers * dt)) if servers else 1.0,
+            "mean_wait_minutes": float(wait_minutes_sum / served_n) if served_n else 0.0,
+            "abandonment_rate": float(1 - served_n / total) if total else 0.0,
+            "contacts_served": served_n * per_month,
+            "active_customers": float(n_active),
+            "customers_won": n_joined * per_month,
+            "customers_lost": n_leave * per_month,
+            "customer_satisfaction": sat,
+            "nps": nps,
+            "employee_quits": self.step_quits * per_month,
+            "revenue": float(revenue_sum) * per_month,
+        }
+
     def _book_activity(self, act, period: int, volume: float, customers: np.ndarray | None = None,
                        per_customer: np.ndarray | None = None) -> None:
         """Time-driven ABC: `volume` occurrences of an activity use `volume x minutes` of the staff pool; their
@@ -401,13 +609,19 @@ class Simulation:
         self.step_used_minutes += minutes
         self.acc["activity_minutes"][period] += minutes
         self.activity_volume[act.name][period] += volume
-        if customers is not None and customers.size:
-            self.customers.cost_to_serve[customers] += per_customer * act.minutes * self.minute_rate
+        if customers is not None and customers.size:  # add.at: a customer may appear more than once (contacts)
+            np.add.at(self.customers.cost_to_serve, customers, per_customer * act.minutes * self.minute_rate)
 
     def _activities(self, idx: np.ndarray, segs: np.ndarray, exposure: np.ndarray, period: int,
-                    contact_who: np.ndarray, buys: np.ndarray) -> None:
+                    contact_who: np.ndarray, buys: np.ndarray, month_kernel=None, months: np.ndarray | None = None,
+                    ) -> None:
         for act in self.sc.activities:
-            if act.driver == "customer_month":
+            if act.driver == "customer_month" and month_kernel is not None:  # the branch below, compiled
+                sums = self._sums
+                month_kernel(self._segment_lookup(act), idx, segs, exposure, self.P, act.minutes, self.minute_rate,
+                             self.customers.cost_to_serve, months, sums)
+                self._book_activity(act, period, float(sums[0]))
+            elif act.driver == "customer_month":
                 mask = self._segment_mask(act, segs)
                 months = exposure[mask] / self.P
                 self._book_activity(act, period, float(months.sum()), idx[mask], months)
@@ -419,11 +633,26 @@ class Simulation:
                 self._book_activity(act, period, float(buys[mask].sum()), idx[mask], buys[mask].astype(float))
 
     def _onboarding(self, joined: np.ndarray, period: int) -> None:
-        segs = self.customers.segment[joined]
+        segs = None
         for act in self.sc.activities:
             if act.driver == "new_customer":
-                who = joined[self._segment_mask(act, segs)]
-                self._book_activity(act, period, float(who.size), who, np.ones(who.size))
+                if act.segments is None:
+                    who = joined
+                else:
+                    segs = self.customers.segment[joined] if segs is None else segs
+                    who = joined[self._segment_mask(act, segs)]
+                self._book_activity(act, period, float(who.size))
+                if who.size:  # _book_activity's allocation with one occurrence each: np.ones(n) * minutes * rate
+                    self.customers.cost_to_serve[who] += 1.0 * act.minutes * self.minute_rate
+
+    def _segment_lookup(self, act) -> np.ndarray:
+        """Per segment code: does the activity apply to it?"""
+        lookup = self._activity_segments.get(act.name)
+        if lookup is None:
+            names = self.segment_names if act.segments is None else act.segments
+            lookup = np.isin(np.arange(len(self.segment_names)), [self.segment_names.index(s) for s in names])
+            self._activity_segments[act.name] = lookup
+        return lookup
 
     def _segment_mask(self, act, segs: np.ndarray) -> np.ndarray:
         """Which of these customers the activity applies to (a lookup by segment code; isin was a hot spot)."""
@@ -519,3 +748,313 @@ class Simulation:
 def run_once(model: CompiledModel, strategy: str, replication: int, seed: int, months: int | None = None) -> RunOutput:
     """Simulate one strategy for one replication."""
     return Simulation(model, strategy, replication, seed, months).run()
+
+
+# ---- the compiled step ----------------------------------------------------------------------------------
+class _Buffers:
+    """Per-step arrays reused from step to step (grown by doubling), so a large run does not allocate and
+    page-fault fresh memory for every step. A buffer's contents do not outlive the step that filled it."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def rows(self, name: str, k: int, n: int, dtype: type = np.float64) -> np.ndarray:
+        """k rows of n elements (each row C-contiguous), as a (k, n) view."""
+        array = self._arrays.get(name)
+        if array is None or array.shape[1] < n:
+            array = np.empty((k, max(n + n // 16, 64)), dtype=dtype)
+            self._arrays[name] = array
+        return array[:, :n]
+
+    def per_customer(self, n: int) -> tuple[np.ndarray, ...]:
+        """The compiled step's per-customer arrays: who, contacts, purchases, leavers (int64), segment (int32), key
+        (uint64), start, exposure, leave fraction (float64), means and exp(-means) of contacts and purchases (2n
+        each). Rows whose use has ended serve again later in the step (see _serve_and_trade_compiled)."""
+        return (*self.rows("customer_int", 4, n, np.int64), *self.rows("customer_int32", 1, n, np.int32),
+                *self.rows("customer_uint", 1, n, np.uint64), *self.rows("customer_float", 3, n),
+                *self.rows("customer_means", 2, 2 * n))
+
+    def per_contact(self, n: int) -> tuple[np.ndarray, ...]:
+        """The compiled step's per-contact arrays: who, order (int64), owner, bucket (int64, n + 1), k and key
+        (uint64, n + 1), k and key in queue order (uint64), segment (int32), times, raw times, handle, patience
+        (float64), uniforms and logs (3 rows each)."""
+        return (*self.rows("contact_int", 2, n, np.int64), *self.rows("contact_int1", 2, n + 1, np.int64),
+                *self.rows("contact_uint1", 2, n + 1, np.uint64), *self.rows("contact_uint", 2, n, np.uint64),
+                *self.rows("contact_int32", 1, n, np.int32), *self.rows("contact_float", 4, n),
+                self.rows("contact_uniforms", 3, n), self.rows("contact_logs", 3, n))
+
+
+_MAX_BUCKET = 64
+
+
+def _draw_contacts_kernel(who_all, seg_all, keys, start, exposure, counts, roots, step, t, dt, owner, kth, ckey,
+                          raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times, u_handle, u_patience,
+                          u_experience):  # pragma: no cover - runs compiled
+    """The step's contacts, as the numpy step makes them: the k-th contact of customer i comes at
+    start + uniform(CONTACT_TIME, key, k) * exposure; contacts in stable order of time (= argsort(kind="stable"));
+    then in that order who, segment, time and the uniforms of handle time, patience and experience noise; and
+    in `bucket`, each contact's place in that order. Returns the largest count of one customer. (owner, kth, ckey
+    and bucket hold total + 1.)"""
+    base_time = _step_base(roots[CONTACT_TIME], step)
+    base_handle = _step_base(roots[HANDLING], step)
+    base_patience = _step_base(roots[PATIENCE], step)
+    base_experience = _step_base(roots[EXPERIENCE], step)
+    total = who.shape[0]
+    j = 0
+    largest = 0
+    for i in range(counts.shape[0]):  # owner, key and k of each contact
+        c = counts[i]
+        owner[j] = i  # written always, kept if c > 0: a branch on c (0, 1, 2 at random) mispredicts
+        ckey[j] = keys[i]
+        kth[j] = 0
+        if c > 1:
+            for k in range(1, c):
+                owner[j + k] = i
+                ckey[j + k] = keys[i]
+                kth[j + k] = k
+            if c > largest:
+                largest = c
+        elif c > largest:
+            largest = c
+        j += c
+    if total == 0:
+        return largest
+    for j in range(total):  # hashing over contiguous arrays (it vectorises)
+        raw_times[j] = _unit_at(ckey[j], base_time, kth[j])
+    for j in range(total):
+        i = np.uint64(owner[j])  # unsigned indices: no wrap-around test for negative ones
+        raw_times[j] = start[i] + raw_times[j] * exposure[i]
+    # stable sort: buckets by time (a monotone map, so a bucket's times are all below the next bucket's),
+    # filled in index order, then insertion sort (moves only past strictly later times, within a bucket);
+    # `sorted_kth` holds each contact's bucket meanwhile
+    scale = total / dt
+    bucket[:] = 0
+    fullest = 0
+    for j in range(total):
+        x = (raw_times[j] - t) * scale
+        b = 0
+        if x >= total:
+            b = total - 1
+        elif x > 0.0:
+            b = int(x)
+        sorted_kth[j] = b
+        bucket[b + 1] += 1
+        if bucket[b + 1] > fullest:
+            fullest = bucket[b + 1]
+    if fullest > _MAX_BUCKET or not dt > 0.0:  # times bunched up: a merge sort (stable) instead
+        _merge_sort(raw_times, order, sorted_kth, total)
+    else:
+        for b in range(total):
+            bucket[b + 1] += bucket[b]
+        for j in range(total):
+            b = sorted_kth[j]
+            order[bucket[b]] = j
+            bucket[b] += 1
+        for r in range(1, total):
+            j = order[r]
+            x = raw_times[j]
+            q = r
+            while q > 0 and raw_times[order[q - 1]] > x:
+                order[q] = order[q - 1]
+                q -= 1
+            order[q] = j
+    for r in range(total):  # (the buckets are done with: `bucket` keeps each contact's queue position)
+        j = np.uint64(order[r])
+        i = np.uint64(owner[j])
+        who[r] = who_all[i]
+        cseg[r] = seg_all[i]
+        times[r] = raw_times[j]
+        sorted_kth[r] = kth[j]
+        sorted_key[r] = ckey[j]
+        bucket[j] = r
+    for r in range(total):  # the draws in queue order, hashing over contiguous arrays again
+        key = sorted_key[r]
+        k = sorted_kth[r]
+        u_handle[r] = _unit_at(key, base_handle, k)
+        u_patience[r] = _unit_at(key, base_patience, k)
+        u_experience[r] = _unit_at(key, base_experience, k)
+    return largest
+
+
+def _merge_sort(values, order, spare, n):  # pragma: no cover - compiled into the draw kernel
+    """order[:n] = a stable argsort of values[:n] (bottom-up merge sort; `spare`, uint64, is its scratch)."""
+    for j in range(n):
+        order[j] = j
+    width = 1
+    src_is_order = True
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            for out in range(lo, hi):
+                if src_is_order:
+                    a = order[i] if i < mid else 0
+                    b = order[j] if j < hi else 0
+                else:
+                    a = np.int64(spare[i]) if i < mid else 0
+                    b = np.int64(spare[j]) if j < hi else 0
+                take_left = i < mid and (j >= hi or not values[b] < values[a])  # ties: the left (earlier) first
+                pick = a if take_left else b
+                if take_left:
+                    i += 1
+                else:
+                    j += 1
+                if src_is_order:
+                    spare[out] = np.uint64(pick)
+                else:
+                    order[out] = pick
+        src_is_order = not src_is_order
+        width *= 2
+    if not src_is_order:
+        for j in range(n):
+            order[j] = np.int64(spare[j])
+
+
+def _step_poisson_kernel(keys, means, first, roots, step, counts, buys):  # pragma: no cover - runs compiled
+    """KeyedRandom.poisson for the step's contacts and purchases (means and first = exp(-means): contacts' [:n],
+    purchases' [n:2n]; roots = KeyedRandom.purpose_roots()). Returns (how many means need scipy: > 30, or nan;
+    those are left at 0, the number of contacts)."""
+    n = keys.shape[0]
+    base_contacts = _step_base(roots[CONTACTS], step)
+    base_purchases = _step_base(roots[PURCHASES], step)
+    for i in range(n):  # branch-free over contiguous arrays (it vectorises): at most 3 events, 4 meaning more
+        m = means[i]
+        k = _walk_start(_unit(keys[i], base_contacts), m, first[i])
+        counts[i] = k if m > 0.0 and m <= _SMALL_MEAN else 0
+        m = means[n + i]
+        k = _walk_start(_unit(keys[i], base_purchases), m, first[n + i])
+        buys[i] = k if m > 0.0 and m <= _SMALL_MEAN else 0
+    big = 0
+    for i in range(n):
+        m = means[i]
+        if not m <= _SMALL_MEAN:
+            big += 1
+        elif counts[i] == 4:
+            counts[i] = _walk(_unit(keys[i], base_contacts), m, first[i])
+        m = means[n + i]
+        if not m <= _SMALL_MEAN:
+            big += 1
+        elif buys[i] == 4:
+            buys[i] = _walk(_unit(keys[i], base_purchases), m, first[n + i])
+    total = 0
+    for i in range(n):
+        total += counts[i]
+    return big, total
+
+
+def _service_times_kernel(log_handle, log_patience, cseg, handle_minutes, handle_factor, patience_minutes,
+                          minutes_per_day, handle, patience):  # pragma: no cover - runs compiled
+    """Exp(1) = -log(u) times the segment's mean in days, as the numpy step computes them."""
+    for r in range(handle.shape[0]):
+        s = np.uint64(cseg[r])
+        handle[r] = (-log_handle[r]) * (handle_minutes[s] * handle_factor / minutes_per_day)
+        patience[r] = (-log_patience[r]) * (patience_minutes[s] / minutes_per_day)
+
+
+def _customer_month_kernel(applies, who, segs, exposure, period_days, minutes, minute_rate, cost_to_serve, months,
+                           sums):
+    # pragma: no cover - runs compiled
+    """A customer_month activity (Simulation._activities): the months of exposure of the customers it applies
+    to, packed in months[:m] (numpy's sum of them, the volume, in sums[0]), each booked to its customer at the
+    capacity cost rate. Returns m."""
+    m = 0
+    for i in range(who.shape[0]):
+        if applies[np.uint64(segs[i])]:
+            x = exposure[i] / period_days
+            months[m] = x
+            m += 1
+            cost_to_serve[np.uint64(who[i])] += x * minutes * minute_rate
+    sums[0] = pairwise_sum(months, m)
+    return m
+
+
+def _queue_kernel(exits, times, served, handle, period_days, last_period, period_end, step_end, minutes_per_day,
+                  acc_served, acc_abandoned, acc_delayed, acc_wait, acc_busy, waits, queue, served_wait,
+                  served_handle, served_desk, carry_times, carry_exits, sums):  # pragma: no cover - runs compiled
+    """The numpy step's queue accounts: per period of leaving the queue, counts of served, abandoned and
+    delayed contacts and the sums of waits and handle times (each summed from zero in contact order, then
+    added, as np.bincount does); waits and queue time per contact and the served ones' wait minutes, handle
+    and desk minutes packed, and numpy's sums of these five (sums); contacts still queued at the step's end.
+    Returns (served, carried)."""
+    bins = acc_served.shape[0]
+    n_served = np.zeros(bins, np.int64)
+    n_abandoned = np.zeros(bins, np.int64)
+    n_delayed = np.zeros(bins, np.int64)
+    wait_sum = np.zeros(bins)
+    busy_sum = np.zeros(bins)
+    m = 0
+    carried = 0
+    for r in range(exits.shape[0]):
+        e = exits[r]
+        a = times[r]
+        w = e - a
+        p = e / period_days
+        p = p if p < last_period else last_period  # np.minimum (no nans here)
+        b = int(p)
+        if served[r]:
+            n_served[b] += 1
+            wait_sum[b] += w
+            busy_sum[b] += handle[r]
+            if w > 0:
+                n_delayed[b] += 1
+            served_wait[m] = w * minutes_per_day
+            served_handle[m] = handle[r]
+            served_desk[m] = handle[r] * minutes_per_day
+            m += 1
+        else:
+            n_abandoned[b] += 1
+        waits[r] = w
+        queue[r] = (e if e < period_end else period_end) - a
+        if e > step_end:
+            carry_times[carried] = a
+            carry_exits[carried] = e
+            carried += 1
+    for b in range(bins):
+        acc_served[b] += n_served[b]
+        acc_abandoned[b] += n_abandoned[b]
+        acc_delayed[b] += n_delayed[b]
+        acc_wait[b] += wait_sum[b]
+        acc_busy[b] += busy_sum[b]
+    n = exits.shape[0]
+    sums[0] = pairwise_sum(waits, n)
+    sums[1] = pairwise_sum(queue, n)
+    sums[2] = pairwise_sum(served_desk, m)
+    sums[3] = pairwise_sum(served_handle, m)
+    sums[4] = pairwise_sum(served_wait, m)
+    return m, carried
+
+
+_DRAW_CONTACTS = LazyKernel(
+    _draw_contacts_kernel,
+    "int64(int64[::1], int32[::1], uint64[::1], float64[::1], float64[::1], int64[::1], uint64[::1], int64, "
+    "float64, float64, int64[::1], uint64[::1], uint64[::1], float64[::1], int64[::1], int64[::1], "
+    "uint64[::1], uint64[::1], int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
+    (*keyed.HASH_HELPERS, _merge_sort))
+_STEP_POISSON = LazyKernel(
+    _step_poisson_kernel,
+    "UniTuple(int64, 2)(uint64[::1], float64[::1], float64[::1], uint64[::1], int64, int64[::1], int64[::1])",
+    keyed.HASH_HELPERS)
+_SERVICE_TIMES = LazyKernel(
+    _service_times_kernel,
+    "void(float64[::1], float64[::1], int32[::1], float64[::1], float64, float64[::1], float64, float64[::1], "
+    "float64[::1])")
+_CUSTOMER_MONTH = LazyKernel(
+    _customer_month_kernel,
+    "int64(boolean[::1], int64[::1], int32[::1], float64[::1], float64, float64, float64, float64[::1], "
+    "float64[::1], float64[::1])", (pairwise_sum,))
+_QUEUE = LazyKernel(
+    _queue_kernel,
+    "UniTuple(int64, 2)(float64[::1], float64[::1], boolean[::1], float64[::1], float64, float64, float64, "
+    "float64, float64, float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
+    "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
+    (pairwise_sum,))
+
+
+def _step_kernels() -> tuple | None:
+    """The compiled step's kernels (compiled, or loaded from the disk cache), or None: then the numpy step."""
+    lazies = (customer_kernels.ACTIVE, customer_kernels.EXPOSURE, _STEP_POISSON, _DRAW_CONTACTS,
+              _SERVICE_TIMES, _QUEUE, customer_kernels.CONTACTS, customer_kernels.PURCHASES, _CUSTOMER_MONTH)
+    kernels = tuple(lazy.get() for lazy in lazies)
+    return None if any(k is None for k in kernels) else kernels

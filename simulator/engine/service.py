@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
-import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+
+from simulator.engine._numba import _cache_dir_for, _set_cache_dir, _user_cache_dir  # noqa: F401 (shared helpers)
 
 
 # ---- the loop, pure Python (the reference, and the fallback without numba) -----------------------------
@@ -101,39 +99,6 @@ def _fcfs_kernel(arrivals, handles, patiences, heap, exits, served):  # pragma: 
 _SIGNATURE = "void(float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], boolean[::1])"
 _KERNEL: Callable[..., None] | None = None
 _KERNEL_TRIED = False
-
-
-def _user_cache_dir() -> Path:
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "spc" / "numba"
-
-
-def _cache_dir_for(module_dir: Path) -> Path | None:
-    """None if numba can cache beside the module (`module_dir/__pycache__` writable), else a user cache dir."""
-    here = module_dir / "__pycache__"
-    try:  # the same test numba makes
-        here.mkdir(exist_ok=True)
-        tempfile.TemporaryFile(dir=here).close()
-    except OSError:
-        return _user_cache_dir()
-    return None
-
-
-def _set_cache_dir() -> None:
-    """numba caches beside this module (`__pycache__`); where that is not writable (an installed package),
-    point NUMBA_CACHE_DIR at a user cache dir before numba is imported, so that worker processes (which
-    inherit the variable) load the compiled kernel instead of compiling it again. A NUMBA_CACHE_DIR set by
-    the user wins. If numba was imported already, its own user-wide fallback (~/.cache/numba) applies."""
-    if "NUMBA_CACHE_DIR" in os.environ or "numba" in sys.modules:
-        return
-    cache = _cache_dir_for(Path(__file__).resolve().parent)
-    if cache is not None:
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
 
 
 def _kernel() -> Callable[..., None] | None:

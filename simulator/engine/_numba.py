@@ -1,0 +1,211 @@
+"""Lazy numba: where compiled kernels are cached, and compiling one (None when numba does not import).
+
+Kernels are plain Python functions over numpy arrays, compiled on first use with an explicit signature and
+`cache=True`, so a later process loads the machine code from disk instead of compiling again. Every kernel
+has a numpy (or pure-Python) twin that gives bit-identical results and is used when numba is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+DISABLE_ENV = "SPC_DISABLE_NUMBA"
+"""Set to 1 to run the engine's numpy fallbacks instead of its numba kernels (the service queue excepted)."""
+
+
+def _user_cache_dir() -> Path:
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "spc" / "numba"
+
+
+def _cache_dir_for(module_dir: Path) -> Path | None:
+    """None if numba can cache beside the module (`module_dir/__pycache__` writable), else a user cache dir."""
+    here = module_dir / "__pycache__"
+    try:  # the same test numba makes
+        here.mkdir(exist_ok=True)
+        tempfile.TemporaryFile(dir=here).close()
+    except OSError:
+        return _user_cache_dir()
+    return None
+
+
+def _set_cache_dir() -> None:
+    """numba caches beside the engine's modules (`__pycache__`); where that is not writable (an installed
+    package), point NUMBA_CACHE_DIR at a user cache dir before numba is imported, so that worker processes
+    (which inherit the variable) load the compiled kernels instead of compiling them again. A NUMBA_CACHE_DIR
+    set by the user wins. If numba was imported already, its own user-wide fallback (~/.cache/numba) applies."""
+    if "NUMBA_CACHE_DIR" in os.environ or "numba" in sys.modules:
+        return
+    cache = _cache_dir_for(Path(__file__).resolve().parent)
+    if cache is not None:
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+
+
+enabled = os.environ.get(DISABLE_ENV, "") in ("", "0")
+"""False: every LazyKernel answers None (tests flip it to compare the kernels with their numpy twins)."""
+
+
+_HELPERS: dict[Callable[..., object], Callable[..., object]] = {}
+
+
+def _fingerprint(func: Callable[..., object], helpers: tuple[Callable[..., object], ...]) -> str:
+    """A digest of the code of func and its helpers and of the numbers they read from their modules."""
+    digest = hashlib.sha256()
+    for fn in (func, *helpers):
+        code = fn.__code__
+        digest.update(code.co_code)
+        digest.update(repr((code.co_consts, code.co_names)).encode())
+        for name in code.co_names:
+            value = fn.__globals__.get(name)
+            if isinstance(value, (int, float, np.generic)):
+                digest.update(f"{name}={value!r}".encode())
+    return digest.hexdigest()[:12]
+
+
+def compile_kernel(func: Callable[..., object], signature: str,
+                   helpers: tuple[Callable[..., object], ...] = ()) -> Callable[..., object] | None:
+    """`func` compiled for `signature` (or loaded from the on-disk cache); None without numba.
+
+    `helpers`: plain functions of func's module that func calls by name; they are compiled too and bound in
+    a copy of func's globals (the module keeps its plain functions). Floats follow IEEE (error_model numpy:
+    x / 0 is inf or nan, no exception); no fastmath, so operations keep their order and rounding."""
+    _set_cache_dir()
+    try:
+        import numba
+    except ImportError:
+        return None
+    scope = dict(func.__globals__)
+    for helper in helpers:
+        if helper not in _HELPERS:  # compiled once per process, shared by the kernels that call it
+            _HELPERS[helper] = numba.njit(nogil=True, error_model="numpy")(helper)
+        scope[helper.__name__] = _HELPERS[helper]
+    bound = types.FunctionType(func.__code__, scope, func.__name__, func.__defaults__, func.__closure__)
+    # numba's disk cache is keyed by the kernel's own source file only: a changed helper or constant from
+    # another module would load stale machine code. The fingerprint in the name makes such a change a new entry.
+    bound.__qualname__ = f"{func.__qualname__}_{_fingerprint(func, helpers)}"
+    bound.__module__, bound.__doc__ = func.__module__, func.__doc__
+    func = bound
+    try:
+        return numba.njit(signature, cache=True, nogil=True, error_model="numpy")(func)
+    except RuntimeError:  # no writable cache location at all: compile in memory, every process
+        return numba.njit(signature, cache=False, nogil=True, error_model="numpy")(func)
+
+
+class LazyKernel:
+    """A kernel compiled on first use: `get()` returns the compiled function, or None (no numba, or disabled)."""
+
+    def __init__(self, func: Callable[..., object], signature: str, helpers: tuple[Callable[..., object], ...] = ()):
+        self.func = func
+        self.signature = signature
+        self.helpers = helpers
+        self._compiled: Callable[..., object] | None = None
+        self._tried = False
+        KERNELS.append(self)
+
+    def get(self) -> Callable[..., object] | None:
+        if not enabled:
+            return None
+        if not self._tried:
+            self._tried = True
+            self._compiled = compile_kernel(self.func, self.signature, self.helpers)
+        return self._compiled
+
+
+KERNELS: list[LazyKernel] = []
+"""Every LazyKernel made (the engine's modules make theirs at import)."""
+
+
+def warm() -> bool:
+    """Compile the engine's kernels or load them from the disk cache; True if all are available. Like
+    service.warm(): call it in the parent before starting worker processes, so they load the machine code."""
+    from simulator.engine import customers, model, rng  # noqa: F401 (their kernels register on import)
+
+    return all(kernel.get() is not None for kernel in KERNELS)
+
+
+def pairwise_sum(a, n):  # pragma: no cover - compiled into the kernels that use it
+    """np.sum(a[:n]) for float64, bit for bit: 0.0 + numpy's pairwise summation (numpy/_core/src/umath/
+    loops_utils.h.src: blocks of at most 128 summed with 8 accumulators, longer runs split in two at a
+    multiple of 8), written without recursion. tests/test_rng_compiled.py checks it against np.sum."""
+    if n <= 0:
+        return 0.0
+    stack = np.empty(384, np.int64)  # pending ranges (depth <= 64 for any n): start, length, state
+    los = stack[:128]
+    lens = stack[128:256]
+    states = stack[256:]  # 0: split, 1: right half next, 2: combine
+    values = np.empty(128)
+    sp = 1
+    vp = 0
+    los[0] = 0
+    lens[0] = n
+    states[0] = 0
+    while sp > 0:
+        lo = los[sp - 1]
+        m = lens[sp - 1]
+        if m <= 128:
+            if m < 8:
+                res = -0.0
+                for i in range(lo, lo + m):
+                    res += a[i]
+            else:
+                r0 = a[lo]
+                r1 = a[lo + 1]
+                r2 = a[lo + 2]
+                r3 = a[lo + 3]
+                r4 = a[lo + 4]
+                r5 = a[lo + 5]
+                r6 = a[lo + 6]
+                r7 = a[lo + 7]
+                i = lo + 8
+                end = lo + m - m % 8
+                while i < end:
+                    r0 += a[i]
+                    r1 += a[i + 1]
+                    r2 += a[i + 2]
+                    r3 += a[i + 3]
+                    r4 += a[i + 4]
+                    r5 += a[i + 5]
+                    r6 += a[i + 6]
+                    r7 += a[i + 7]
+                    i += 8
+                res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+                while i < lo + m:
+                    res += a[i]
+                    i += 1
+            values[vp] = res
+            vp += 1
+            sp -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        state = states[sp - 1]
+        if state == 0:
+            states[sp - 1] = 1
+            los[sp] = lo
+            lens[sp] = half
+            states[sp] = 0
+            sp += 1
+        elif state == 1:
+            states[sp - 1] = 2
+            los[sp] = lo + half
+            lens[sp] = m - half
+            states[sp] = 0
+            sp += 1
+        else:
+            values[vp - 2] = values[vp - 2] + values[vp - 1]
+            vp -= 1
+            sp -= 1
+    return 0.0 + values[0]
