@@ -63,20 +63,29 @@ class RunOutput:
 class Workforce:
     """Employees as small parallel lists (tens to thousands of people: lists are the right size of tool).
 
-    Each employee is the j-th person ever on the payroll (the initial staff first, then hires in order),
-    the same person in every strategy, and quits on an exponential clock: when the quit hazard accumulated
-    since joining crosses an Exp(1) budget keyed by j.
+    Staff hold numbered positions (seats 0, 1, ...). The n-th holder of seat s is the same person in every
+    strategy (key (s, n)), and quits on an exponential clock: when the quit hazard accumulated since joining
+    crosses an Exp(1) budget keyed by that person. A vacancy is refilled into the same seat, so two strategies
+    that differ only in the seats they keep (a headcount cut) keep the same people, quits and hires in the
+    seats they share.
     """
+
+    _GENERATION_BITS = 24
 
     def __init__(self, headcount: int, ramp_days: float, rng: KeyedRandom):
         self.rng = rng
         self.hire_days: list[float] = [-math.inf] * headcount
-        self.ordinals: list[int] = list(range(headcount))
+        self.seats: list[int] = list(range(headcount))
+        self.ordinals: list[int] = [self._key(seat, 0) for seat in self.seats]
         self.hazard_used: list[float] = [0.0] * headcount
         self.budgets: list[float] = self._budgets(self.ordinals)
-        self.next_ordinal = headcount
+        self.generation: dict[int, int] = {}
+        self.pipeline_seats: set[int] = set()
         self.ramp_days = ramp_days
-        self.pipeline = 0
+
+    @classmethod
+    def _key(cls, seat: int, generation: int) -> int:
+        return (seat << cls._GENERATION_BITS) | generation
 
     def _budgets(self, ordinals: list[int]) -> list[float]:
         if not ordinals:
@@ -87,15 +96,28 @@ class Workforce:
     def headcount(self) -> int:
         return len(self.hire_days)
 
-    def hire(self, day: float) -> None:
+    @property
+    def pipeline(self) -> int:
+        return len(self.pipeline_seats)
+
+    def vacant_seats(self, target: int) -> list[int]:
+        """Seats below `target` with nobody in them and no hire on the way."""
+        taken = set(self.seats) | self.pipeline_seats
+        return [seat for seat in range(target) if seat not in taken]
+
+    def hire(self, day: float, seat: int) -> None:
+        generation = self.generation.get(seat, 0) + 1
+        self.generation[seat] = generation
+        key = self._key(seat, generation)
         self.hire_days.append(day)
-        self.ordinals.append(self.next_ordinal)
+        self.seats.append(seat)
+        self.ordinals.append(key)
         self.hazard_used.append(0.0)
-        self.budgets.extend(self._budgets([self.next_ordinal]))
-        self.next_ordinal += 1
+        self.budgets.extend(self._budgets([key]))
 
     def _keep(self, keep: list[int]) -> None:
         self.hire_days = [self.hire_days[i] for i in keep]
+        self.seats = [self.seats[i] for i in keep]
         self.ordinals = [self.ordinals[i] for i in keep]
         self.hazard_used = [self.hazard_used[i] for i in keep]
         self.budgets = [self.budgets[i] for i in keep]
@@ -111,13 +133,21 @@ class Workforce:
         return n_quits
 
     def cut_to(self, target: int) -> int:
-        """Redundancies down to `target`: the most recent hires leave first. Returns how many left."""
+        """Redundancies down to `target`: the holders of the highest seats leave; anyone left above the target
+        moves into a vacant seat below it (lowest first). Returns how many left."""
         excess = self.headcount - target
-        if excess <= 0:
-            return 0
-        order = sorted(range(self.headcount), key=lambda i: (self.hire_days[i], self.ordinals[i]))
-        self._keep(sorted(order[:target]))
-        return excess
+        if excess > 0:
+            order = sorted(range(self.headcount), key=lambda i: self.seats[i])
+            self._keep(sorted(order[:target]))
+        above = [i for i, seat in enumerate(self.seats) if seat >= target]
+        if above:
+            free = iter(self.vacant_seats(target))
+            for i in above:
+                seat = next(free, None)
+                if seat is None:
+                    break
+                self.seats[i] = seat
+        return max(0, excess)
 
     def productive_fte(self, now: float) -> float:
         if self.ramp_days <= 0 or not self.hire_days:
@@ -247,12 +277,14 @@ class Simulation:
             yield self.env.timeout(end - start)
             self.events.append((self.env.now, f"initiative {ini.name} stops"))
 
-    def _vacancy(self):
-        self.staff.pipeline += 1
+    def _vacancy(self, seat: int):
+        """A vacancy in one seat: after the hiring lag, its next holder starts (if the seat is still wanted)."""
+        self.staff.pipeline_seats.add(seat)
         yield self.env.timeout(self.sc.employees.hiring_lag_days)
-        self.staff.pipeline -= 1
-        if self.staff.headcount < round(self.ports["headcount_target"]):
-            self.staff.hire(self.env.now)
+        self.staff.pipeline_seats.discard(seat)
+        target = max(0, int(round(self.ports["headcount_target"])))
+        if seat < target and seat not in self.staff.seats and self.staff.headcount < target:
+            self.staff.hire(self.env.now, seat)
             self.acc["hires"][self._period_index(self.env.now)] += 1
 
     def _period_index(self, t: float) -> int:
@@ -318,8 +350,8 @@ class Simulation:
             self.events.append((t, f"{excess} redundancies to reach headcount {target}"))
             self.acc["redundancies"][period] += excess
             self.acc["severance_costs"][period] += excess * emp.severance_months * emp.annual_salary / 12.0
-        for _ in range(max(0, target - self.staff.headcount - self.staff.pipeline)):
-            self.env.process(self._vacancy())
+        for seat in self.staff.vacant_seats(target):
+            self.env.process(self._vacancy(seat))
         fte = self.staff.productive_fte(t)
         self.servers.set_servers(self._servers_for(fte), t)
         self.acc["server_days"][period] += self.servers.servers * dt
