@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from simulator import report_charts as charts
 from simulator.analysis.scorecard import rollup
 from simulator.analysis.stats import format_money as _money
 from simulator.graph.compiler import CompiledModel
@@ -164,6 +163,8 @@ def _summary_rows(summary: pd.DataFrame, strategies) -> tuple[list[str], list[li
 
 
 def _charts(inp: Analysis) -> dict[str, bytes]:
+    from simulator import report_charts as charts  # matplotlib: only a report pays for importing it
+
     out = {
         "paths": charts.paths_chart(inp.timeseries, inp.strategies, [("profit", "Monthly profit"),
                                                                      ("cumulative_profit", "Cumulative profit")]),
