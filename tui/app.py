@@ -20,7 +20,16 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from simulator import CompiledModel, LoadedScenario, Problem, ScenarioError, UsageError, compile_loaded, load
+from simulator import (
+    CompiledModel,
+    LoadedScenario,
+    Problem,
+    ScenarioError,
+    UsageError,
+    compile_loaded,
+    load,
+    shipped_scenarios,
+)
 from simulator.graph.compiler import compile_scenario
 from simulator.live import LiveRun, WorkerPool
 from simulator.scenario.levers import apply, levers, save_override
@@ -62,7 +71,7 @@ COMMANDS = (  # every action, by name, for the command palette (ctrl+p)
 )
 LEVERS_MIN_WIDTH = 110
 REFRESH_EVERY = 0.3  # seconds between redraws of the views while replications stream in
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = shipped_scenarios()
 
 
 def shown_path(path: Path) -> str:
