@@ -18,7 +18,6 @@ from simulator.graph.compiler import CompiledModel, compile_file, compile_loaded
 from simulator.scenario.loader import LoadedScenario, load, load_data  # noqa: E402
 
 
-
 def shipped_scenarios() -> Path:
     """The folder of the shipped cases: `scenarios/` beside the package in a source checkout, and the copy the
     wheel carries inside the package (`simulator/scenarios`, see pyproject.toml) after `pip install .`."""
