@@ -31,10 +31,14 @@ class RunStatus(Horizontal):
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="run-progress")
 
     def show(self, snap: RunSnapshot, state: str) -> None:
+        if not self.is_attached or not self.children:  # a run's last message can arrive while the app shuts down
+            return
         reps = f"{snap.complete}/{snap.replications} replications" if snap.analysis else "first replication…"
         timing = f" · {snap.elapsed:.1f} s" if self.timings else ""
         self.query_one(RunLine).text = f"{state}: {snap.done}/{snap.total} runs · {reps}{timing}"
         self.query_one(ProgressBar).update(total=snap.total, progress=snap.done)
 
     def message(self, text: str) -> None:
+        if not self.is_attached or not self.children:
+            return
         self.query_one(RunLine).text = text
