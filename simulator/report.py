@@ -121,8 +121,9 @@ def valuation_note(inp: Analysis) -> str:
     if inp.model.scenario.valuation.method == "none":
         return "This scenario counts no value beyond the horizon (valuation method none): firm value = NPV."
     return ("Firm value = NPV over the horizon + the continuing value of the customers active at the horizon, "
-            "discounted to today: per segment N·(m − o)·r / (1 + i − r), with m the segment's monthly margin after "
-            "cost to serve (whole run), r = exp(−hazard) its monthly retention (last 12 months), i the monthly "
+            "discounted to today: the sum over those customers of (m − o)·r / (1 + i − r), with m their segment's "
+            "monthly margin after cost to serve (whole run), r = exp(−h) the customer's monthly retention at the "
+            "churn hazard h the model sets for them at the horizon, i the monthly "
             "discount rate, and o the continuing costs (fixed costs, unused-capacity wages, turnover, overtime, "
             "severance and initiatives still running; last-12-month run-rate) per active customer.")
 

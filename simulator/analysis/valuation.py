@@ -6,7 +6,8 @@ service, raise prices) over ones that build it. Firm value counts both:
 
     firm value = NPV over the horizon + CV · d,
 
-    CV = Σ_s N_s · (m_s − o) · r_s / (1 + i − r_s)      (Gupta & Lehmann's margin multiple, per segment s)
+    CV = Σ_c (m_s(c) − o) · r_c / (1 + i − r_c)        (Gupta & Lehmann's margin multiple, per active customer c;
+                                                       with the segments' observed retention: Σ_s N_s (m_s − o) r_s / (1 + i − r_s))
 
 per (strategy, replication), from that run's customer ledger and time series, where
 
