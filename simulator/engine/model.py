@@ -96,10 +96,6 @@ class Workforce:
     def headcount(self) -> int:
         return len(self.hire_days)
 
-    @property
-    def pipeline(self) -> int:
-        return len(self.pipeline_seats)
-
     def vacant_seats(self, target: int) -> list[int]:
         """Seats below `target` with nobody in them and no hire on the way."""
         taken = set(self.seats) | self.pipeline_seats
@@ -258,12 +254,9 @@ class Simulation:
             return out
         seg = self._segment_parameters(max(0.0, self.horizon - 1e-9))
         segs = cust.segment[idx]
-        base = -np.log1p(-np.minimum(seg["churn_per_month"], 0.999999)) / self.P
-        price = seg["basket"] * self.ports["price_index"] / self.base_basket
-        log_price = np.log(np.where(price > 0, price, 1.0))
+        base, neg_sensitivity, price_term, _ = self._segment_constants(seg)  # the step's own per-segment factors
         per_day = base[segs] * self.ports["churn_hazard_factor"] * np.exp(
-            -seg["satisfaction_sensitivity"][segs] * (cust.satisfaction[idx] - svc.satisfaction_reference)
-            + (seg["price_churn_elasticity"] * log_price)[segs])
+            neg_sensitivity[segs] * (cust.satisfaction[idx] - svc.satisfaction_reference) + price_term[segs])
         out[idx] = per_day * self.P
         return out
 
