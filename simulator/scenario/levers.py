@@ -72,14 +72,6 @@ def levers(data: dict) -> list[Lever]:
 
 
 def _container(data: dict, path: str) -> tuple[Any, Any]:
-    parts = path.split(".")
-    if parts[0] == "initiatives" and len(parts) == 5 and parts[2] == "effects":
-        item, _ = paths._locate(data, ".".join(parts[:2]) + ".effects")
-        effects = item.get("effects") or []
-        index = int(parts[3]) if parts[3].isdigit() else -1
-        if not 0 <= index < len(effects):
-            raise UsageError(f"'{path}': initiative '{parts[1]}' has no effect {parts[3]}")
-        return effects[index], parts[4]
     return paths._locate(data, path)
 
 

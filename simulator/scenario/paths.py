@@ -4,6 +4,7 @@
     segments.mass_retail.basket        a field of a named item (segments, initiatives, activities)
     links.training->morale.effect      a link, named `from->to`
     nodes.morale.reference             a node of the network
+    initiatives.loyalty.effects.0.add  the size of an initiative's first effect (its set/add/scale)
 
 Paths address the scenario *data* (a dict as loaded from YAML), so a variant is validated like a file.
 """
@@ -42,11 +43,35 @@ def numeric_parameters(data: dict) -> dict[str, float]:
                 out[f"segments.{seg['name']}.{key}"] = float(seg[key])
     for link in (data.get("network") or {}).get("links") or []:
         out[f"links.{link['from']}->{link['to']}.effect"] = float(link.get("effect", 1.0))
+    out.update(effect_sizes(data))
+    return out
+
+
+EFFECT_OPERATIONS = ("set", "add", "scale")
+
+
+def effect_sizes(data: dict) -> dict[str, float]:
+    """Every initiative effect's size by path (`initiatives.NAME.effects.I.add`): what an initiative is assumed to do."""
+    out: dict[str, float] = {}
+    for ini in data.get("initiatives") or []:
+        for i, effect in enumerate(ini.get("effects") or []):
+            op = next((o for o in EFFECT_OPERATIONS if _is_number(effect.get(o))), None)
+            if op is not None:
+                out[f"initiatives.{ini['name']}.effects.{i}.{op}"] = float(effect[op])
     return out
 
 
 def _locate(data: dict, path: str) -> tuple[dict, str]:
     parts = path.split(".")
+    if parts[0] == "initiatives" and len(parts) == 5 and parts[2] == "effects":
+        item, _ = _locate(data, ".".join(parts[:2]) + ".effects")
+        effects = item.get("effects") or []
+        index = int(parts[3]) if parts[3].isdigit() else -1
+        if not 0 <= index < len(effects):
+            raise UsageError(f"'{path}': initiative '{parts[1]}' has no effect {parts[3]} (it has {len(effects)})")
+        if parts[4] not in EFFECT_OPERATIONS:
+            raise UsageError(f"'{path}': an effect's size is its {', '.join(EFFECT_OPERATIONS)}")
+        return effects[index], parts[4]
     if parts[0] in _SECTIONS and len(parts) == 2:
         return data.setdefault(parts[0], {}), parts[1]
     if parts[0] in ("segments", "initiatives", "activities") and len(parts) == 3:
