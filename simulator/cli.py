@@ -96,9 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live in their own modules, then those other packages add through the `spc.commands`
     entry point (the terminal UI's `spc tui`): the engine never names the UI."""
-    from simulator import cli_batch, cli_explain, cli_play, cli_report, cli_run, cli_sensitivity
+    from simulator import cli_batch, cli_decide, cli_explain, cli_play, cli_report, cli_run, cli_sensitivity
 
-    return [cli_run.register, cli_sensitivity.register, cli_report.register, cli_batch.register,
+    return [cli_run.register, cli_decide.register, cli_sensitivity.register, cli_report.register, cli_batch.register,
             cli_explain.register, cli_play.register, *plugins("spc.commands").values()]
 
 

@@ -4,6 +4,7 @@ the code that generates them, shipped scenarios validate, and the CLI lists its 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -50,6 +51,21 @@ def test_committed_schema_is_current() -> None:
     )
     schema = json.loads(expected)
     assert schema["additionalProperties"] is False and {"metadata", "employees", "segments"} <= set(schema["required"])
+
+
+def test_scenario_files_validate_against_the_committed_schema(tmp_path) -> None:
+    """What an editor with the yaml-language-server sees: the shipped files (not `extends:` children, which
+    leave out required keys) and inline distributions pass the committed schema; a bad distribution fails it."""
+    files = [p for p in sorted((ROOT / "scenarios").glob("*.yaml")) if not re.search(r"^extends:", p.read_text(), re.M)]
+    files += [ROOT / "tests" / "data" / "minimal.yaml", ROOT / "tests" / "data" / "uncertain.yaml"]
+    assert len(files) >= 6
+    check = [sys.executable, "-m", "check_jsonschema", "--schemafile", str(SCHEMA)]
+    proc = subprocess.run([*check, *map(str, files)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "tests" / "data" / "uncertain.yaml").read_text().replace("mode: 0.5, high: 0.75", "sd: 0.5"))
+    proc = subprocess.run([*check, str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "network.links[0].effect" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_spc_schema_prints_the_schema() -> None:

@@ -62,6 +62,12 @@ CASES: dict[str, Case] = {
     "python_tag.yaml": Case(2, ("YAML tag", "python/object/apply", "not allowed")),
     "min_above_max.yaml": Case(25, ("min 10.0 is above max 0.0",)),
     "effect_two_operations.yaml": Case(37, ("exactly one of 'set', 'add' or 'scale'",)),
+    "dist_unknown_kind.yaml": Case(13, ("unknown distribution 'trianglar'", "did you mean 'triangular'?")),
+    "dist_mode_outside_range.yaml": Case(29, ("network.links.0.effect", "low <= mode <= high", "hint: write {dist: triangular")),
+    "dist_missing_parameter.yaml": Case(11, ("a normal distribution needs 'sd'",)),
+    "dist_not_allowed_here.yaml": Case(3, ("metadata.horizon_months: a distribution is not allowed here",)),
+    "dist_outside_field_bounds.yaml": Case(13, ("low -0.01 is outside what the field accepts [0, 1]",)),
+    "dist_correlate_not_an_assumption.yaml": Case(48, ("'segments.retail.churn_per_month' is not an assumption",)),
 }
 
 FIRST_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<message>.+)$")

@@ -9,6 +9,7 @@ import yaml
 
 from simulator.errors import Problem, ScenarioError
 from simulator.scenario.loader import LoadedScenario, content_hash, load, load_data
+from simulator.scenario.paths import get_value, with_values
 from simulator.scenario.yamlsource import read_located
 from tests.scenario_helpers import DATA, INVALID, MINIMAL, SHIPPED, minimal_data, write_yaml
 
@@ -43,7 +44,12 @@ def test_shipped_scenario_loads() -> None:
     assert sc.strategy_names() == ["baseline"] + [s["name"] for s in raw["strategies"]]
     assert sc.node("employee_satisfaction").kind == "stock"
     assert len(loaded.content_hash) == 16 and loaded.content_hash == load(SHIPPED).content_hash
-    assert loaded.data == raw
+    # the data is the file with each distribution replaced by its point value, recorded by path
+    recorded = loaded.data["uncertainty"]["assumptions"]
+    assert recorded and all(get_value(raw, path) == dist for path, dist in recorded.items())
+    points = {path: sc.uncertainty.assumptions[path].point for path in recorded}
+    assert {k: v for k, v in loaded.data.items() if k != "uncertainty"} == {
+        k: v for k, v in with_values(raw, points).items() if k != "uncertainty"}
     file, line, col = loaded.position(("segments", 1, "basket"))
     assert Path(file) == SHIPPED and SHIPPED.read_text().splitlines()[line - 1][col - 1:].startswith("basket:")
 

@@ -114,6 +114,27 @@ def _rollup_p_green(group: pd.DataFrame, weights: np.ndarray) -> float:
     return float(np.mean([rollup_status(v) == "green" for v in _weighted(scores, weights)]))
 
 
+def perspective_greens(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Per (strategy, replication): 1.0 where a perspective's roll-up is green in that replication, per perspective
+    (`green_<perspective>`), and `all_green` when every perspective is. A decision over assumptions averages these
+    over replications and draws: P(every perspective green)."""
+    keys = ["strategy", "replication"]
+    runs = ts[keys].drop_duplicates().set_index(keys).sort_index().index
+    out = pd.DataFrame(index=runs)
+    everything = np.ones(len(runs), dtype=bool)
+    for persp in scenario.scorecard.perspectives:
+        kpis = [kpi for obj in persp.objectives for kpi in obj.kpis]
+        if not kpis:
+            continue
+        scores = np.array([[SCORE[status(v, kpi)] for v in kpi_values(ts, kpi).reindex(runs).to_numpy(dtype=float)]
+                           for kpi in kpis])
+        green = np.array([rollup_status(v) == "green" for v in _weighted(scores, np.array([k.weight for k in kpis]))])
+        out[f"green_{persp.name}"] = green.astype(float)
+        everything &= green
+    out["all_green"] = everything.astype(float)
+    return out.reset_index()
+
+
 def status_over_time(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Per strategy, KPI and period: the KPI computed with its window ending at that period, and its status."""
     rows = []

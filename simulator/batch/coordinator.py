@@ -78,7 +78,7 @@ def _chunks(specs: Sequence[RunSpec], run_ids: Sequence[int], done: dict[int, se
         variant_hash = hashlib.sha256(f"{spec.scenario_hash}|{spec.variant_key}".encode()).hexdigest()[:16]
         while pending:
             take, pending = pending[:room], pending[room:]
-            parts.append(Part(run_id, variant_hash, data, spec.seed, spec.months, tuple(take)))
+            parts.append(Part(run_id, variant_hash, data, spec.seed, spec.months, tuple(take), spec.outputs))
             room -= len(take)
             if room == 0:
                 yield Chunk(tuple(parts))

@@ -30,6 +30,7 @@ class RunSpec:
     replications: int
     seed: int
     months: int
+    outputs: str = "full"  # "decision": only per-replication summaries are kept (see batch.worker.Part)
 
     @property
     def variant_key(self) -> str:

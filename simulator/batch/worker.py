@@ -35,6 +35,7 @@ class Part:
     seed: int
     months: int
     tasks: tuple[tuple[str, int], ...]  # (strategy, replication)
+    outputs: str = "full"  # "decision": summaries only (with firm value and scorecard greens), no series or ledger
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,27 @@ def run_part(part: Part) -> ChunkResult:
         seconds.append(time.perf_counter() - start)
     ts = timeseries_frame(outputs)
     summaries = per_replication(ts)
+    ledger = ledger_frame(outputs)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     tasks = pd.DataFrame({"strategy": [t[0] for t in part.tasks], "replication": [t[1] for t in part.tasks],
                           "seed": part.seed, "seconds": seconds, "worker": worker})
+    if part.outputs == "decision":
+        summaries = decision_summaries(ts, ledger, model.scenario, summaries)
+        keys = ["strategy", "replication"]  # the tables keep their key columns and get no rows
+        ts, ledger = ts[keys].iloc[:0], ledger[keys].iloc[:0]
     return ChunkResult(part.run_id, _keyed(tasks, part.run_id), _keyed(ts, part.run_id),
-                       _keyed(ledger_frame(outputs), part.run_id), _keyed(summaries, part.run_id))
+                       _keyed(ledger, part.run_id), _keyed(summaries, part.run_id))
+
+
+def decision_summaries(ts: pd.DataFrame, ledger: pd.DataFrame, scenario, summaries: pd.DataFrame) -> pd.DataFrame:
+    """The headline figures plus what a decision over assumptions needs from each run: continuing and firm
+    value (value beyond the horizon) and which scorecard perspectives are green."""
+    from simulator.analysis.scorecard import perspective_greens
+    from simulator.analysis.valuation import continuing_values
+
+    keys = ["strategy", "replication"]
+    values = continuing_values(ts, ledger, scenario)[["continuing_value", "firm_value"]].reset_index()
+    return summaries.merge(values, on=keys, how="left").merge(perspective_greens(ts, scenario), on=keys, how="left")
 
 
 def run_chunk(chunk: Chunk) -> list[ChunkResult]:

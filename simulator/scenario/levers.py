@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from simulator.errors import ScenarioError, UsageError
-from simulator.scenario import paths
+from simulator.scenario import paths, uncertainty
 
 INITIATIVE_FIELDS = ("start_month", "ramp_months", "duration_months", "one_off_cost", "monthly_cost")
 STAFF_FIELDS = ("headcount", "annual_salary", "annual_quit_rate", "hiring_lag_days")
@@ -89,7 +89,7 @@ def apply(data: dict, changes: dict[str, float | None]) -> dict:
             container.pop(key, None)
         else:
             container[key] = int(value) if float(value).is_integer() and path.endswith(".headcount") else value
-    return out
+    return uncertainty.fix_parameters(out, changes)  # a number set by hand is no longer an uncertain assumption
 
 
 def parse_value(lever: Lever, text: str) -> float | None:
@@ -139,12 +139,16 @@ def override_document(base_file: str | Path, save_as: str | Path, base_data: dic
                 item = {"name": parts[1]}
                 items.append(item)
             source = next(i for i in edited["initiatives"] if i["name"] == parts[1])
-            if parts[2] == "effects":
-                item["effects"] = copy.deepcopy(source["effects"])
+            if parts[2] == "effects":  # the other effects keep their distributions
+                item["effects"] = uncertainty.inline(edited, f"initiatives.{parts[1]}.effects", source["effects"])
             else:
                 item[parts[2]] = source.get(parts[2])
         else:
             raise UsageError(f"'{path}' cannot be saved as an override")
+    correlate = (base_data.get("uncertainty") or {}).get("correlate")
+    kept = (edited.get("uncertainty") or {}).get("correlate")
+    if correlate and kept != correlate:  # an edited number left a correlation group
+        doc["uncertainty"] = {"correlate": kept}
     return doc
 
 

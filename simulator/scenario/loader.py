@@ -1,11 +1,14 @@
 """Scenario files in, a validated frozen `Scenario` out, or a `ScenarioError` listing every problem.
 
-Stages: read YAML with positions -> resolve `extends:` (deep merge; lists of named items merge by name)
--> pydantic validation -> cross-reference checks. Every problem is reported as FILE:LINE:COL.
+Stages: read YAML with positions -> resolve `extends:` (deep merge; lists of named items merge by name;
+a distribution is replaced whole) -> inline distributions replaced by their point values and recorded
+under `uncertainty.assumptions` -> pydantic validation -> cross-reference checks. Every problem is
+reported as FILE:LINE:COL.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from simulator.errors import Problem, ScenarioError, closest
 from simulator.ports import WRITTEN_PORTS
+from simulator.scenario import uncertainty
 from simulator.scenario.models import SEGMENT_PARAMETERS, Scenario
 from simulator.scenario.yamlsource import Located, read_located
 
@@ -53,8 +57,13 @@ def locate(positions: dict[tuple, tuple[str, int, int]], path: tuple, default_fi
 
 
 def _merge(base: Located, over: Located) -> Located:
-    """Deep merge: mappings by key, lists of named mappings by name, anything else replaced."""
-    if isinstance(base.value, dict) and isinstance(over.value, dict):
+    """Deep merge: mappings by key, lists of named mappings by name, anything else replaced.
+
+    A distribution (a mapping with a `dist` key) is one value: a child's replaces the base's whole, so a
+    triangular can become a normal without inheriting the triangular's mode (a child's mapping without
+    `dist`, e.g. {high: 0.2}, changes only the fields it names).
+    """
+    if isinstance(base.value, dict) and isinstance(over.value, dict) and "dist" not in over.value:
         merged = dict(base.value)
         key_pos = dict(base.key_positions)
         for key, child in over.value.items():
@@ -114,6 +123,7 @@ def load(path: str | Path) -> LoadedScenario:
     tree = _resolve(path, ())
     data = tree.plain()
     positions = tree.positions()
+    data = _extract(data, positions, str(path), apply_recorded=True)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -125,7 +135,13 @@ def load(path: str | Path) -> LoadedScenario:
 
 
 def load_data(data: dict[str, Any], name: str = "<scenario>") -> Scenario:
-    """Validate an in-memory scenario (used by sweeps and the TUI); errors carry no line numbers."""
+    """Validate an in-memory scenario (used by sweeps and the TUI); errors carry no line numbers.
+
+    Inline distributions are extracted as from a file (into a copy); a recorded `uncertainty.assumptions`
+    is validated but its parameters keep their numbers (a worker's data holds a draw's values).
+    """
+    if _has_inline_distribution(data):
+        data = _extract(copy.deepcopy(data), {}, name, apply_recorded=False)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -134,6 +150,31 @@ def load_data(data: dict[str, Any], name: str = "<scenario>") -> Scenario:
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+def _has_inline_distribution(value: Any) -> bool:
+    return next(uncertainty.inline_distributions(value, ()), None) is not None
+
+
+def _extract(data: dict, positions: dict, file: str, apply_recorded: bool) -> dict:
+    """Inline distributions -> point values + uncertainty.assumptions; positions follow each to its new path."""
+    problems: list[Problem] = []
+
+    def report(loc: tuple, message: str, hint: str) -> None:
+        f, line, col = locate(positions, loc, file)
+        problems.append(Problem(f, line, col, message, hint))
+
+    def file_of(loc: tuple) -> str:
+        return locate(positions, loc, file)[0]
+
+    data, moved = uncertainty.extract(data, report, apply_recorded, file_of if positions else None)
+    if problems:
+        raise ScenarioError(problems)
+    for path, loc in moved.items():
+        for key, pos in list(positions.items()):
+            if key[: len(loc)] == loc:
+                positions[("uncertainty", "assumptions", path) + key[len(loc):]] = pos
+    return data
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -288,4 +329,5 @@ def cross_check(scenario: Scenario, positions: dict, file: str) -> list[Problem]
                         f"KPI '{kpi.name}': unknown metric '{kpi.metric}'", closest(kpi.metric, metrics) or "see the README's metric list")
     if scenario.metadata.step_days > scenario.metadata.period_days:
         add(("metadata", "step_days"), "step_days is longer than a reporting period", "use a step of at most period_days")
+    uncertainty.check(scenario, add)
     return problems

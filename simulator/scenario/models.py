@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simulator.scenario.uncertainty import Uncertainty
+
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -300,6 +302,10 @@ class Scenario(Strict):
     scorecard: Scorecard = Field(default_factory=Scorecard)
     run: RunSettings = Field(default_factory=RunSettings)
     valuation: Valuation = Field(default_factory=Valuation, description="How value beyond the horizon is counted")
+    uncertainty: Uncertainty = Field(
+        default_factory=Uncertainty,
+        description="Uncertain assumptions (distributions by parameter path) and how `spc decide` samples them",
+    )
 
     @field_validator("segments", "activities", "initiatives", "strategies")
     @classmethod

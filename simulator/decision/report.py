@@ -1,0 +1,86 @@
+"""`spc decide`'s tables on a terminal (rich): the recommendation first, then the figures behind it."""
+
+from __future__ import annotations
+
+from simulator.analysis.stats import format_money
+from simulator.decision.analysis import MEASURE_LABEL, DecisionResult
+
+ROWS = 10
+
+
+def _signed(x: float) -> str:
+    return "-" if x != x else ("+" if x >= 0 else "") + format_money(x)
+
+
+def print_decision(result: DecisionResult, console=None) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=max(console.width, 140))
+    measure = MEASURE_LABEL.get(result.measure, result.measure)
+    rec = result.recommendation
+    console.print(Panel("\n".join((f"[bold]{rec.headline}[/bold]", *rec.reasons)), title="Decision",
+                        title_align="left"))
+
+    t = Table(title=f"{result.scenario}: {measure} over {result.horizon} months against baseline, {result.draws} draws "
+                    f"of {len(result.assumptions)} assumptions x {result.replications} replications ({result.currency})")
+    for col in ("strategy", f"Δ {measure} [95% CI]", "5%-95% of draws", "P(best)", "P(better)", "regret mean/max",
+                "worst 5%", "P(all green)"):
+        t.add_column(col, justify="left" if col == "strategy" else "right")
+    order = result.table.sort_values("value_mean", ascending=False, kind="stable")
+    for r in order.itertuples():
+        base = r.strategy == "baseline"
+        t.add_row(
+            ("[bold]" + r.strategy + "[/bold]") if r.strategy == rec.strategy else r.strategy,
+            "-" if base else f"{_signed(r.delta_mean)} [{_signed(r.delta_ci_low)}, {_signed(r.delta_ci_high)}]",
+            "-" if base else f"{_signed(r.delta_p05)} to {_signed(r.delta_p95)}",
+            f"{r.p_best:.0%}", "-" if base else f"{r.p_better:.0%}",
+            f"{format_money(r.expected_regret)} / {format_money(r.max_regret)}",
+            "-" if base else _signed(r.cvar05_delta),
+            f"{r.p_all_green:.0%}" if hasattr(r, "p_all_green") and r.p_all_green == r.p_all_green else "-")
+    console.print(t)
+
+    if len(result.evppi):
+        e = Table(title=f"Value of information: perfect information on every assumption is worth "
+                        f"{format_money(result.evpi)} (EVPI); per assumption (EVPPI)")
+        for col in ("assumption", "parameter path", "EVPPI", "± se", "share of EVPI"):
+            e.add_column(col, justify="left" if col in ("assumption", "parameter path") else "right")
+        for r in result.evppi.head(ROWS).itertuples():
+            e.add_row(r.label, r.parameter, format_money(r.evppi),
+                      format_money(r.evppi_se) if r.evppi_se == r.evppi_se else "-", f"{r.share_of_evpi:.0%}")
+        console.print(e)
+    for strategy, s1 in result.sobol.items():
+        s = Table(title=f"What drives Δ {measure} of {strategy} (first-order Sobol indices: share of its variance "
+                        "over the draws)")
+        for col in ("assumption", "S1 (spline)", "S1 (SALib RBD-FAST)", "± conf"):
+            s.add_column(col, justify="left" if col == "assumption" else "right")
+        for r in s1.sort_values("S1_smooth", ascending=False).head(ROWS // 2).itertuples():
+            s.add_row(r.label, f"{r.S1_smooth:.2f}", f"{r.S1:.2f}", f"{r.S1_conf:.2f}")
+        console.print(s)
+    if result.runner_up is not None and result.discovery:
+        console.print(f"[bold]Where {rec.strategy} loses to {result.runner_up}[/bold] (a shallow decision tree on the draws):")
+        for rule in result.discovery:
+            console.print(f"  when {rule.text}: loses in {rule.loss_rate:.0%} of those draws ({rule.share_of_draws:.0%} of "
+                          f"all draws, {rule.coverage:.0%} of its losses)")
+    elif result.runner_up is not None and len(result.evppi):
+        console.print(f"{rec.strategy} never loses to {result.runner_up} in a region of the assumptions the draws can "
+                      "isolate.")
+    if result.horizons["horizon"].nunique() > 1:
+        h = Table(title=f"Δ {measure} against baseline and P(best) by horizon")
+        h.add_column("strategy")
+        horizons = sorted(result.horizons["horizon"].unique())
+        for m in horizons:
+            h.add_column(f"{m} months", justify="right")
+        for strategy, group in result.horizons.groupby("strategy", sort=False):
+            cells = []
+            for m in horizons:
+                row = group[group["horizon"] == m]
+                cells.append("-" if row.empty else f"{_signed(row['delta_mean'].iloc[0])} · {row['p_best'].iloc[0]:.0%}")
+            h.add_row(strategy, *cells)
+        console.print(h)
+    for note in result.notes:
+        console.print(f"note: {note}")
