@@ -96,7 +96,23 @@ def run_document(loaded, result) -> dict[str, Any]:
         "comparison": comparison_document(result.comparison),
         "valuation": valuation_document(loaded.scenario, result),
         "capacity": capacity_document(loaded.scenario, result),
+        "recommendation": recommendation_document(getattr(result, "recommendation", None)),
     }
+
+
+def recommendation_document(rec) -> dict[str, Any] | None:
+    return None if rec is None else {"strategy": rec.strategy, "headline": rec.headline, "reasons": list(rec.reasons)}
+
+
+def print_recommendation(console, rec) -> None:
+    """The decision panel: the same text as the terminal UI's first view and the report's top."""
+    if rec is None:
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    console.print(Panel("\n".join((f"[bold]{escape(rec.headline)}[/bold]", *map(escape, rec.reasons))),
+                        title="Decision", title_align="left"))
 
 
 def capacity_document(scenario, result) -> dict[str, Any]:
@@ -227,6 +243,7 @@ def print_tables(scenario, result) -> None:
             console.print(result.ranking_note, markup=False, highlight=False)
     if len(result.scorecard):
         console.print(scorecard_table(result.scorecard, result.strategies))
+    print_recommendation(console, getattr(result, "recommendation", None))
 
 
 _STATUS_STYLE = {"green": "[green]● green[/]", "amber": "[yellow]● amber[/]", "red": "[red]● red[/]"}

@@ -14,6 +14,7 @@ import pandas as pd
 
 from simulator.analysis.scorecard import rollup
 from simulator.analysis.stats import format_money as _money
+from simulator.decision.analysis import Recommendation
 from simulator.graph.compiler import CompiledModel
 
 STATUS_COLOUR = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
@@ -37,6 +38,7 @@ class Analysis:
     tornado: pd.DataFrame | None = None
     valuation: pd.DataFrame | None = None  # per (strategy, replication): npv, continuing_value, firm_value, ...
     ranking_note: str | None = None  # "Rankings disagree: ..." when NPV and firm value rank strategies differently
+    recommendation: Recommendation | None = None  # what to do: the same text in the CLI, the terminal UI and here
 
 
 TORNADO_REPLICATIONS = 4  # one replication left the chart dominated by noise once paths diverge
@@ -52,6 +54,7 @@ def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, 
     from simulator.analysis.scorecard import scorecard_frame
     from simulator.analysis.summary import summary_frame
     from simulator.analysis.valuation import continuing_values
+    from simulator.decision.analysis import runs_recommendation
 
     sc = model.scenario
     values = continuing_values(timeseries, customers, sc)
@@ -65,7 +68,8 @@ def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, 
         comparison=cmp,
         strategies=tuple(strategies), replications=replications, seed=seed, months=months, scenario_hash=scenario_hash,
         version=__version__, valuation=values,
-        ranking_note=None if sc.valuation.method == "none" else ranking_disagreement(cmp, months))
+        ranking_note=None if sc.valuation.method == "none" else ranking_disagreement(cmp, months),
+        recommendation=runs_recommendation(timeseries, customers, sc))
 
 
 def with_tornado(inp: Analysis, workers: int | None = None) -> Analysis:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -83,12 +82,12 @@ def test_rerun_resumes_and_gives_the_same_decision(tmp_path: Path) -> None:
     assert a["recommendation"]["headline"]
 
 
-def test_human_output_leads_with_the_decision(tmp_path: Path) -> None:
+def test_human_output_ends_with_the_decision(tmp_path: Path) -> None:
     proc = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "8", "--store", str(tmp_path / "d.duckdb"),
                    "--executor", "local")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert out.index("Decision") < out.index("P(best)") < out.index("Value of information")
+    assert out.index("P(best)") < out.index("Value of information") < out.index("Decision")
 
 
 def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
@@ -97,10 +96,6 @@ def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "training" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "0")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-
-
-def _plan(horizons=(36,)):
-    return SimpleNamespace(measure="firm_value", horizons=horizons, inputs=pd.DataFrame({"x": range(20)}))
 
 
 def _draws(values: dict[str, list[float]], greens: dict[str, float] | None = None) -> pd.DataFrame:
@@ -117,11 +112,12 @@ def test_recommendation_takes_the_highest_expected_value_when_it_is_resolved() -
     base = rng.normal(0, 10, 20)
     draws = _draws({"baseline": list(base), "a": list(base + 100), "b": list(base + 50)}, {"a": 0.0})
     outcomes = draws.assign(horizon=36, npv=draws["value"], firm_value=draws["value"], replication=0)
-    rec, runner_up = recommend(_plan(), draws, decision_table(draws), pd.DataFrame(columns=["evppi"]), 0.0, {},
-                               outcomes)
+    rec, runner_up = recommend(draws, decision_table(draws), pd.DataFrame(columns=["evppi"]), 0.0, outcomes,
+                               "firm_value", (36,))
     assert rec.strategy == "a" and runner_up == "b"
     assert "+100" in rec.headline
-    assert any("customer perspective is green in only 0%" in r for r in rec.reasons)
+    assert any("customer perspective is green in none of the draws" in r for r in rec.reasons)
+    assert not any("not resolved" in r for r in rec.reasons)
 
 
 def test_a_tie_on_value_goes_to_the_better_scorecard() -> None:
@@ -132,7 +128,7 @@ def test_a_tie_on_value_goes_to_the_better_scorecard() -> None:
     outcomes = draws.assign(horizon=36, npv=draws["value"], firm_value=draws["value"], replication=0)
     table = decision_table(draws)
     assert table.set_index("strategy").at["a", "value_mean"] > table.set_index("strategy").at["b", "value_mean"]
-    rec, runner_up = recommend(_plan(), draws, table, pd.DataFrame(columns=["evppi"]), 0.0, {}, outcomes)
+    rec, runner_up = recommend(draws, table, pd.DataFrame(columns=["evppi"]), 0.0, outcomes, "firm_value", (36,))
     assert rec.strategy == "b" and runner_up == "a"
     assert "the scorecard" in rec.reasons[0] and "do not resolve" in rec.reasons[0]
 
@@ -141,5 +137,6 @@ def test_baseline_is_recommended_when_nothing_beats_it() -> None:
     base = np.linspace(0, 100, 20)
     draws = _draws({"baseline": list(base), "a": list(base - 30)})
     outcomes = draws.assign(horizon=36, npv=draws["value"], firm_value=draws["value"], replication=0)
-    rec, _ = recommend(_plan(), draws, decision_table(draws), pd.DataFrame(columns=["evppi"]), 0.0, {}, outcomes)
+    rec, _ = recommend(draws, decision_table(draws), pd.DataFrame(columns=["evppi"]), 0.0, outcomes,
+                       "firm_value", (36,))
     assert rec.strategy == "baseline" and rec.headline.startswith("Keep the current course")

@@ -74,3 +74,15 @@ def summary_frame(ts: pd.DataFrame, strategies: tuple[str, ...] | None = None) -
             mean, lo, hi = figure_ci(metric, sub[metric])
             rows.append({"strategy": strategy, "metric": metric, "mean": mean, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows, columns=["strategy", "metric", "mean", "ci_low", "ci_high"])
+
+
+def decision_summaries(ts: pd.DataFrame, ledger: pd.DataFrame, scenario, summaries: pd.DataFrame) -> pd.DataFrame:
+    """The headline figures plus what a decision over assumptions needs from each run: continuing and firm
+    value (value beyond the horizon) and which scorecard perspectives are green."""
+    from simulator.analysis.scorecard import perspective_greens
+    from simulator.analysis.valuation import continuing_values
+
+    keys = ["strategy", "replication"]
+    values = continuing_values(ts, ledger, scenario)[["continuing_value", "firm_value"]].reset_index()
+    return summaries.merge(values, on=keys, how="left").merge(perspective_greens(ts, scenario), on=keys, how="left")
+

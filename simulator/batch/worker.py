@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from simulator.analysis.summary import per_replication
+from simulator.analysis.summary import decision_summaries, per_replication
 from simulator.engine.model import RunOutput, run_once
 from simulator.experiment import ledger_frame, timeseries_frame
 from simulator.graph.compiler import CompiledModel, compile_scenario
@@ -103,17 +103,6 @@ def run_part(part: Part) -> ChunkResult:
         ts, ledger = ts[keys].iloc[:0], ledger[keys].iloc[:0]
     return ChunkResult(part.run_id, _keyed(tasks, part.run_id), _keyed(ts, part.run_id),
                        _keyed(ledger, part.run_id), _keyed(summaries, part.run_id))
-
-
-def decision_summaries(ts: pd.DataFrame, ledger: pd.DataFrame, scenario, summaries: pd.DataFrame) -> pd.DataFrame:
-    """The headline figures plus what a decision over assumptions needs from each run: continuing and firm
-    value (value beyond the horizon) and which scorecard perspectives are green."""
-    from simulator.analysis.scorecard import perspective_greens
-    from simulator.analysis.valuation import continuing_values
-
-    keys = ["strategy", "replication"]
-    values = continuing_values(ts, ledger, scenario)[["continuing_value", "firm_value"]].reset_index()
-    return summaries.merge(values, on=keys, how="left").merge(perspective_greens(ts, scenario), on=keys, how="left")
 
 
 def run_chunk(chunk: Chunk) -> list[ChunkResult]:

@@ -95,7 +95,7 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
             if delta.std() > 0:
                 sobol[s] = v.first_order_sobol(delta, inputs[varying]).assign(
                     label=lambda d: d["parameter"].map(labels))
-    rec, runner_up = recommend(plan, draws, table, evppi, total, labels, outcomes)
+    rec, runner_up = recommend(draws, table, evppi, total, outcomes, measure, plan.horizons, bool(varying))
     discovery: tuple[v.Rule, ...] = ()
     if runner_up is not None and varying and n >= 8:
         discovery = tuple(v.scenario_discovery(draws, inputs[varying], rec.strategy, runner_up))
@@ -126,11 +126,17 @@ def _tied(wide: pd.DataFrame, a: str, b: str) -> tuple[bool, float, float, float
     return (not (low > 0)) if low == low else True, mean, low, high
 
 
-def recommend(plan: DecisionPlan, draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, total_evpi: float,
-              labels: dict[str, str], outcomes: pd.DataFrame) -> tuple[Recommendation, str | None]:
-    """The recommendation (see the module docstring for the rule) and the runner-up it is compared with."""
-    measure = MEASURE_LABEL.get(plan.measure, plan.measure)
-    months = plan.horizons[0]
+def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, total_evpi: float,
+              outcomes: pd.DataFrame, measure_column: str, horizons: tuple[int, ...],
+              uncertain: bool = True) -> tuple[Recommendation, str | None]:
+    """The recommendation (see the module docstring for the rule) and the runner-up it is compared with.
+
+    `draws`: per (draw, strategy) `value` and greens; `outcomes`: per replication, with `horizon` and the measure
+    columns (for other horizons and the NPV cross-check); `uncertain`: whether the draws vary assumptions (else
+    they are replications at the point values, and the text says so)."""
+    measure = MEASURE_LABEL.get(measure_column, measure_column)
+    months = horizons[0]
+    unit = "draws" if uncertain else "replications"
     t = table.set_index("strategy")
     wide = draws.pivot(index="draw", columns="strategy", values="value").dropna()
     ranked = t.sort_values("value_mean", ascending=False, kind="stable").index.tolist()
@@ -152,20 +158,22 @@ def recommend(plan: DecisionPlan, draws: pd.DataFrame, table: pd.DataFrame, evpp
     else:
         headline = (f"Recommended: {choice}: {_signed(row['delta_mean'])} expected {measure} over {months} months "
                     f"against baseline [{_signed(row['delta_ci_low'])}, {_signed(row['delta_ci_high'])}], better than "
-                    f"baseline in {row['p_better']:.0%} of draws.")
+                    f"baseline in {row['p_better']:.0%} of {unit}.")
+    if choice != "baseline" and not row["delta_ci_low"] > 0:
+        reasons.append(f"Its gain over baseline is not resolved: the 95% interval includes 0 at {len(wide)} {unit}.")
     if choice != top:
         _, diff, low, high = _tied(wide, top, choice)
         why = "the scorecard" if green and t.at[choice, "p_all_green"] > t.at[top, "p_all_green"] + 0.005 else \
-            "the worst 5% of draws"
+            f"the worst 5% of {unit}"
         reasons.append(f"{top} has the higher expected {measure} ({_signed(diff)} [{_signed(low)}, {_signed(high)}]), "
-                       f"a difference the draws do not resolve, and {choice} is better on {why}.")
-    reasons.append(f"It is the best strategy in {row['p_best']:.0%} of draws; expected regret "
+                       f"a difference the {unit} do not resolve, and {choice} is better on {why}.")
+    reasons.append(f"It is the best strategy in {row['p_best']:.0%} of {unit}; expected regret "
                    f"{format_money(row['expected_regret'])}, at most {format_money(row['max_regret'])}; in the worst "
-                   f"5% of draws its {measure} is {_signed(row['cvar05_delta'])} against baseline.")
-    reasons += _scorecard_reasons(choice, draws)
-    reasons += _horizon_reasons(plan, outcomes, choice)
-    if plan.measure == "firm_value":
-        npv_draws = per_draw(outcomes, "npv", months)
+                   f"5% of {unit} its {measure} is {_signed(row['cvar05_delta'])} against baseline.")
+    reasons += _scorecard_reasons(choice, draws, unit)
+    reasons += _horizon_reasons(horizons, measure_column, outcomes, choice)
+    if measure_column == "firm_value" and "npv" in outcomes.columns:
+        npv_draws = per_draw(outcomes, "npv", months) if "horizon" in outcomes.columns else pd.DataFrame()
         if not npv_draws.empty:
             npv_best = npv_draws.groupby("strategy")["value"].mean().idxmax()
             if npv_best != choice:
@@ -176,27 +184,31 @@ def recommend(plan: DecisionPlan, draws: pd.DataFrame, table: pd.DataFrame, evpp
         reasons.append(f"Test first: {first['label']} (`{first['parameter']}`): knowing it would be worth up to "
                        f"{format_money(first['evppi'])} ({first['share_of_evpi']:.0%} of the "
                        f"{format_money(total_evpi)} that perfect information on every assumption is worth).")
-    elif len(wide) >= 8 and plan.inputs.shape[1]:
+    elif len(wide) >= 8 and uncertain:
         reasons.append(f"No assumption is worth testing before committing: resolving them all is worth "
                        f"{format_money(total_evpi)}.")
+    elif not uncertain:
+        reasons.append("The assumptions are held at their point values here; `spc decide` tests the "
+                       "recommendation against their ranges.")
     return Recommendation(choice, headline, tuple(reasons)), runner_up
 
 
-def _scorecard_reasons(strategy: str, draws: pd.DataFrame) -> list[str]:
+def _scorecard_reasons(strategy: str, draws: pd.DataFrame, unit: str) -> list[str]:
     sub = draws[draws["strategy"] == strategy]
     out = []
     for col in [c for c in draws.columns if c.startswith("green_")]:
         share = float(sub[col].mean())
         if share < 0.5:
             name = col.removeprefix("green_").replace("_", " ")
-            out.append(f"Trade-off: its {name} perspective is green in only {share:.0%} of draws and replications.")
+            out.append(f"Trade-off: its {name} perspective is green in only {share:.0%} of {unit}." if share > 0 else
+                       f"Trade-off: its {name} perspective is green in none of the {unit}.")
     return out
 
 
-def _horizon_reasons(plan: DecisionPlan, outcomes: pd.DataFrame, strategy: str) -> list[str]:
+def _horizon_reasons(horizons: tuple[int, ...], measure: str, outcomes: pd.DataFrame, strategy: str) -> list[str]:
     out = []
-    for h in plan.horizons[1:]:
-        d = per_draw(outcomes, plan.measure, h)
+    for h in horizons[1:]:
+        d = per_draw(outcomes, measure, h)
         if d.empty:
             continue
         means = d.groupby("strategy")["value"].mean()
@@ -227,3 +239,26 @@ def decision_document(result: DecisionResult) -> dict:
                        "share_of_draws": r.share_of_draws} for r in result.discovery],
         "horizons": records(result.horizons), "notes": list(result.notes),
     }
+
+
+def runs_recommendation(ts: pd.DataFrame, ledger: pd.DataFrame, scenario,
+                        measure: str | None = None) -> Recommendation | None:
+    """The same rule on an ordinary run (`spc run`, the terminal UI, the report): its replications are the draws
+    (common random numbers, assumptions at their point values). None until every strategy has two replications."""
+    from simulator.analysis.summary import decision_summaries, per_replication
+
+    if ts.empty or ts["strategy"].nunique() < 2:
+        return None
+    summaries = decision_summaries(ts, ledger, scenario, per_replication(ts))
+    measure = measure or scenario.valuation.rank_on
+    if measure == "firm_value" and not np.isfinite(summaries["firm_value"].to_numpy(dtype=float)).all():
+        measure = "npv"  # no ledger yet (a live view): rank on NPV until firm values are known
+    horizon = int(ts["period"].max())
+    outcomes = summaries.assign(horizon=horizon, draw=summaries["replication"])
+    draws = per_draw(outcomes, measure, horizon)
+    if draws["draw"].nunique() < 2 or "baseline" not in set(draws["strategy"]):
+        return None
+    table = v.decision_table(draws)
+    empty = pd.DataFrame(columns=["parameter", "label", "evppi", "share_of_evpi"])
+    rec, _ = recommend(draws, table, empty, 0.0, outcomes, measure, (horizon,), uncertain=False)
+    return rec

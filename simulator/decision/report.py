@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator.analysis.stats import format_money
+from simulator.cli_run import print_recommendation
 from simulator.decision.analysis import MEASURE_LABEL, DecisionResult
 
 ROWS = 10
@@ -14,7 +15,6 @@ def _signed(x: float) -> str:
 
 def print_decision(result: DecisionResult, console=None) -> None:
     from rich.console import Console
-    from rich.panel import Panel
     from rich.table import Table
 
     if console is None:
@@ -23,8 +23,6 @@ def print_decision(result: DecisionResult, console=None) -> None:
             console = Console(width=max(console.width, 140))
     measure = MEASURE_LABEL.get(result.measure, result.measure)
     rec = result.recommendation
-    console.print(Panel("\n".join((f"[bold]{rec.headline}[/bold]", *rec.reasons)), title="Decision",
-                        title_align="left"))
 
     t = Table(title=f"{result.scenario}: {measure} over {result.horizon} months against baseline, {result.draws} draws "
                     f"of {len(result.assumptions)} assumptions x {result.replications} replications ({result.currency})")
@@ -84,3 +82,4 @@ def print_decision(result: DecisionResult, console=None) -> None:
         console.print(h)
     for note in result.notes:
         console.print(f"note: {note}")
+    print_recommendation(console, rec)  # after the tables, as `spc run` does
