@@ -1,28 +1,36 @@
-"""`spc sensitivity FILE`: which parameters and causal links drive a KPI most (tornado and Morris)."""
+"""`spc sensitivity FILE`: which assumptions move a strategy's gain over baseline most (tornado and Morris)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from simulator.errors import UsageError
 
+FIRM_VALUE = "firm_value"
+BAR = 16  # characters of the longest bar
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _positive_int, _seed
 
-    p = sub.add_parser("sensitivity", help="tornado of one-at-a-time swings and Morris screening of a KPI")
+    p = sub.add_parser("sensitivity", help="tornado and Morris screening of a strategy's gain over baseline")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--kpi", default="npv", help="result metric: npv (final) or any column (mean of the last 12 months)")
-    p.add_argument("--strategy", default="baseline")
+    p.add_argument("--kpi", default="npv",
+                   help="npv (final, default), firm_value (NPV + continuing value), or any column (mean of the last 12 months)")
+    p.add_argument("--strategy", help="the strategy whose difference from baseline is measured (default: the first "
+                                      "strategy after baseline); 'baseline' measures baseline's own level instead")
     p.add_argument("--swing", type=float, default=20.0, help="± percent around each base value (default 20)")
-    p.add_argument("--replications", type=_positive_int, default=2, help="replications per variant (default 2)")
+    p.add_argument("--replications", type=_positive_int, default=4,
+                   help="replications per variant and arm (default 4; at least 2 for the swings' confidence intervals)")
     p.add_argument("--seed", type=_seed)
     p.add_argument("--months", type=_positive_int)
     p.add_argument("--morris", type=int, default=0, metavar="R", help="also run Morris screening with R trajectories")
-    p.add_argument("--only", help="comma-separated parameter paths (default: every link effect and numeric parameter)")
+    p.add_argument("--only", help="comma-separated parameter paths (default: every link effect, numeric parameter and "
+                                  "effect size of the compared strategy's initiatives; initiative costs by path too)")
     p.add_argument("--top", type=_positive_int, default=15, help="rows to print (default 15)")
     p.add_argument("--workers", type=_positive_int)
     p.add_argument("--json", action="store_true")
@@ -31,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from simulator.analysis.sensitivity import morris, tornado
+    from simulator.errors import closest
     from simulator.experiment import default_workers
     from simulator.results import metric_names
     from simulator.scenario.loader import load
@@ -40,14 +49,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         raise UsageError(f"no such file: {args.file}")
     loaded = load(args.file)
     sc = loaded.scenario
-    if args.strategy not in sc.strategy_names():
-        from simulator.errors import closest
-
-        raise UsageError(f"unknown strategy '{args.strategy}' ({closest(args.strategy, sc.strategy_names()) or 'see spc validate'})")
-    if args.kpi not in metric_names(sc):
-        from simulator.errors import closest
-
-        raise UsageError(f"unknown metric '{args.kpi}' ({closest(args.kpi, metric_names(sc)) or 'see the README'})")
+    names = sc.strategy_names()
+    strategy = args.strategy or (names[1] if len(names) > 1 else "baseline")
+    if strategy not in names:
+        raise UsageError(f"unknown strategy '{strategy}' ({closest(strategy, names) or 'see spc validate'})")
+    kpis = [*metric_names(sc), FIRM_VALUE]
+    if args.kpi not in kpis:
+        raise UsageError(f"unknown metric '{args.kpi}' ({closest(args.kpi, kpis) or 'see the README'})")
     if not 0 < args.swing < 100:
         raise UsageError("--swing is a percentage between 0 and 100")
     if args.morris < 0:
@@ -56,21 +64,21 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     available = numeric_parameters(data)
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     for name in only or []:
-        if name not in available:
-            from simulator.errors import closest
-
+        if name not in available and not _is_number_at(data, name):  # e.g. initiatives.NAME.monthly_cost is fine
             raise UsageError(f"unknown parameter '{name}' ({closest(name, available) or 'e.g. ' + next(iter(available))})")
     seed = args.seed if args.seed is not None else sc.run.seed
     months = args.months or sc.metadata.horizon_months
     workers = args.workers or default_workers(1000)
-    common = dict(strategy=args.strategy, metric=args.kpi, swing=args.swing / 100, replications=args.replications,
-                  seed=seed, months=months, workers=workers, parameters=only)
+    baseline = None if strategy == "baseline" else "baseline"
+    common = dict(strategy=strategy, metric=args.kpi, swing=args.swing / 100, replications=args.replications,
+                  seed=seed, months=months, workers=workers, parameters=only, baseline=baseline)
     with _progress(args.json) as report:
         torn = tornado(data, progress=report("one-at-a-time"), **common)
         mor = morris(data, trajectories=args.morris, progress=report("Morris"), **common) if args.morris else None
     if args.json:
-        doc = {"scenario": sc.metadata.name, "kpi": args.kpi, "strategy": args.strategy, "swing_percent": args.swing,
-               "replications": args.replications, "seed": seed, "months": months,
+        doc = {"scenario": sc.metadata.name, "kpi": args.kpi, "measure": torn.attrs["measure"], "strategy": strategy,
+               "baseline": baseline, "swing_percent": args.swing, "replications": args.replications, "seed": seed,
+               "months": months, "base": torn.attrs["base"], "skipped": torn.attrs["skipped"],
                "tornado": json.loads(torn.to_json(orient="records")),
                "morris": json.loads(mor.to_json(orient="records")) if mor is not None else None}
         json.dump(doc, sys.stdout, indent=2)
@@ -78,6 +86,16 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         return 0
     _print(torn, mor, args, sc)
     return 0
+
+
+def _is_number_at(data: dict, path: str) -> bool:
+    from simulator.scenario.paths import get_value
+
+    try:
+        value = get_value(data, path)
+    except UsageError:
+        return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class _progress:
@@ -112,28 +130,83 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
+def _formatter(kpi: str, currency: str):
+    """Money KPIs compactly with the currency in the headers (1.2M, -77k); other KPIs to 4 significant digits."""
+    from simulator.analysis.stats import format_money
+    from simulator.results import MONEY
+
+    if kpi in (*MONEY, "npv", "cumulative_profit", FIRM_VALUE):
+        return (lambda x: "-" if x != x else format_money(x)), f" ({currency})"
+    return (lambda x: "-" if x != x else f"{x:,.4g}"), ""
+
+
 def _print(torn, mor, args, sc) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, 140))
-    base = torn["kpi_base"].iloc[0] if len(torn) else float("nan")
-    table = Table(title=f"{sc.metadata.name}: {args.kpi} of {args.strategy} (base {base:,.2f}); "
-                        f"each parameter ±{args.swing:g}%, {args.replications} replications on common random numbers")
-    for col in ("parameter", "low → high", "KPI at low", "KPI at high", "swing", ""):
-        table.add_column(col, justify="left" if col in ("parameter", "") else "right", no_wrap=col == "parameter")
-    largest = torn["swing"].max() if len(torn) else 0
-    for r in torn.head(args.top).itertuples():
-        bar = "█" * int(round(20 * r.swing / largest)) if largest and r.swing == r.swing else ""
-        table.add_row(r.parameter, f"{_num(r.low_value)} → {_num(r.high_value)}", f"{r.kpi_low:,.2f}", f"{r.kpi_high:,.2f}",
-                      f"{r.swing:,.2f}" if r.swing == r.swing else "invalid range", bar)
+        console = Console(width=max(console.width, 160))
+    fmt, unit = _formatter(args.kpi, sc.metadata.currency)
+    a = torn.attrs
+    base = a["base"]
+    reps = a["replications"]
+    kpi = "NPV" if args.kpi == "npv" else "firm value" if args.kpi == FIRM_VALUE else args.kpi
+    if a["measure"] == "delta":
+        what = f"Δ{kpi}{unit} = {a['strategy']} − {a['baseline']}"
+        col = f"Δ{kpi}"
+    else:
+        what = f"{kpi}{unit} of {a['strategy']} itself — a level, not a difference from baseline"
+        col = kpi
+    ci = f" [95% CI {fmt(base['ci_low'])}, {fmt(base['ci_high'])}]" if reps > 1 else ""
+    table = Table(title=f"{sc.metadata.name}: {what}; base {fmt(base['mean'])}{ci}\n"
+                        f"each parameter ±{args.swing:g}%, {reps} replications, every run on common random numbers; "
+                        f"swing = {col} at high − at low, with its paired 95% CI")
+    for name in ("parameter", "low → high", f"{col} at low", f"{col} at high", "swing [95% CI]", "", "resolved?"):
+        table.add_column(name, justify="left" if name in ("parameter", "", "resolved?") else "right", no_wrap=True)
+    largest = torn["swing"].abs().max() if len(torn) else 0
+    low_col, high_col = ("delta_low", "delta_high") if a["measure"] == "delta" else ("kpi_low", "kpi_high")
+    for r in torn.head(args.top).to_dict("records"):
+        swing = r["swing"]
+        if not math.isfinite(swing):
+            table.add_row(r["parameter"], f"{_num(r['low_value'])} → {_num(r['high_value'])}", "-", "-",
+                          "invalid range", "", "")
+            continue
+        status = ("no effect" if r["no_effect"] else "-" if r["resolved"] is None
+                  else "yes" if r["resolved"] else "not resolved")
+        style = "dim" if status in ("not resolved", "no effect") else ("green" if swing > 0 else "red")
+        bar = Text("█" * int(round(BAR * abs(swing) / largest)) if largest else "", style=style)
+        interval = f" [{fmt(r['swing_ci_low'])}, {fmt(r['swing_ci_high'])}]" if reps > 1 else ""
+        table.add_row(r["parameter"], f"{_num(r['low_value'])} → {_num(r['high_value'])}", fmt(r[low_col]),
+                      fmt(r[high_col]), f"{fmt(swing)}{interval}", bar, Text(status, style=style))
     console.print(table)
+    hidden = len(torn) - min(len(torn), args.top)
+    notes = []
+    if hidden:
+        notes.append(f"{hidden} more parameters below (--top)")
+    if a["skipped"]:
+        notes.append(f"{len(a['skipped'])} skipped, not run: " + "; ".join(
+            f"{reason} ({n})" for reason, n in _count(a["skipped"].values()).items()))
+    if reps < 2:
+        notes.append("one replication: no confidence intervals (use --replications 4 or more)")
+    else:
+        notes.append("not resolved = the swing's 95% CI spans 0: at this many replications the data cannot tell its "
+                     "sign; add replications or treat the parameter as minor")
+    console.print("\n".join(notes), style="dim")
     if mor is not None:
-        mt = Table(title="Morris screening (effect of moving a parameter across its whole ±range)")
-        for col in ("parameter", "mu*", "mu", "sigma"):
-            mt.add_column(col, justify="left" if col == "parameter" else "right")
+        mt = Table(title=f"Morris screening of {col}{unit} (effect of moving a parameter across its whole ±range)")
+        for name in ("parameter", "mu*", "± (95%)", "mu", "sigma"):
+            mt.add_column(name, justify="left" if name == "parameter" else "right")
         for r in mor.head(args.top).itertuples():
-            mt.add_row(r.parameter, f"{r.mu_star:,.2f}", f"{r.mu:,.2f}", f"{r.sigma:,.2f}")
+            mt.add_row(r.parameter, fmt(r.mu_star), fmt(r.mu_star_conf), fmt(r.mu), fmt(r.sigma))
         console.print(mt)
+
+
+def _count(reasons) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for reason in reasons:
+        key = reason.split("'")[0].strip() if reason.startswith("initiative") else reason
+        key = "an initiative neither arm runs" if reason.startswith("initiative") else key
+        out[key] = out.get(key, 0) + 1
+    return out

@@ -296,11 +296,13 @@ table{{border-collapse:collapse;margin:0.8em 0;font-size:0.9em}} th,td{{border:1
 th{{background:#f3f3f3}} td:first-child,th:first-child,td:nth-child(2){{text-align:left}}
 .dot{{display:inline-block;width:0.8em;height:0.8em;border-radius:50%;margin-right:0.4em;vertical-align:middle}}
 img{{max-width:100%;margin:0.5em 0}} .meta{{color:#555}}
+.decision{{border-left:4px solid #1565c0;background:#f4f8fd;padding:0.2em 1em;margin:1em 0}}
 </style></head><body>
 <h1>{e(sc.metadata.name)}</h1>
 <p>{e(sc.metadata.description)}</p>
 <p class="meta">{inp.months} months · {inp.replications} replications per strategy · seed {inp.seed} · scenario hash {e(inp.scenario_hash)} ·
 spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.metadata.discount_rate:.1%} a year</p>
+{_recommendation_html(inp)}
 <h2>Strategy comparison against baseline</h2>
 <p>{e(COMPARISON_NOTE)}</p>
 {table(COMPARISON_HEAD, _comparison_rows(inp.comparison))}
@@ -332,6 +334,20 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 """
 
 
+def _recommendation_html(inp: Analysis) -> str:
+    rec = inp.recommendation
+    if rec is None:
+        return ""
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
+    return (f'<section class="decision"><h2>Decision</h2><p><b>{html.escape(rec.headline)}</b></p>'
+            f"<ul>{reasons}</ul></section>")
+
+
+def _recommendation_markdown(inp: Analysis) -> list[str]:
+    rec = inp.recommendation
+    return [] if rec is None else ["## Decision", f"**{rec.headline}**", "\n".join(f"- {r}" for r in rec.reasons)]
+
+
 def to_markdown(inp: Analysis) -> str:
     sc = inp.model.scenario
     imgs = {k: base64.b64encode(v).decode() for k, v in _charts(inp).items()}
@@ -348,6 +364,7 @@ def to_markdown(inp: Analysis) -> str:
     parts = [f"# {sc.metadata.name}", sc.metadata.description,
              f"{inp.months} months, {inp.replications} replications, seed {inp.seed}, scenario hash `{inp.scenario_hash}`, "
              f"spc {inp.version}, money in {sc.metadata.currency}.",
+             *_recommendation_markdown(inp),
              "## Strategy comparison against baseline", COMPARISON_NOTE,
              table(COMPARISON_HEAD, _comparison_rows(inp.comparison)),
              *(f"**{line}**" for line in _ranking_lines(inp)),

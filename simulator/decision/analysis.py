@@ -22,6 +22,8 @@ from simulator.decision.runner import DecisionPlan, per_draw
 
 MEASURE_LABEL = {"firm_value": "firm value", "npv": "NPV"}
 TOP_SOBOL = 2  # strategies whose Δ gets variance-based sensitivity
+MIN_DRAWS_VOI = 32  # fewer draws cannot separate one assumption's signal from the others' (31 in the shipped file)
+MIN_DRAWS_SOBOL = 64  # RBD-FAST with 10 harmonics needs several points per harmonic
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
     inputs = plan.inputs.loc[sorted(draws["draw"].unique())]
     varying = [c for c in inputs.columns if inputs[c].nunique() > 1]
     total = v.evpi(draws)
-    if varying and n >= 8:
+    if varying and n >= MIN_DRAWS_VOI:
         evppi = v.evppi(draws, inputs[varying])
         evppi.insert(1, "label", evppi["parameter"].map(labels))
     else:
@@ -85,10 +87,11 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
             notes.append("No assumption varies: the figures carry simulation noise only. Write uncertain numbers as "
                          "distributions (see the README, 'Assumptions as distributions').")
         else:
-            notes.append(f"{n} complete draws: too few for value of information (at least 8).")
+            notes.append(f"{n} complete draws: too few for value of information (it needs at least "
+                         f"{MIN_DRAWS_VOI}).")
     ranked = table.sort_values("value_mean", ascending=False, kind="stable")["strategy"].tolist()
     sobol: dict[str, pd.DataFrame] = {}
-    if varying and n >= 16:
+    if varying and n >= MIN_DRAWS_SOBOL:
         wide = draws.pivot(index="draw", columns="strategy", values="value")
         for s in [s for s in ranked if s != "baseline"][:TOP_SOBOL]:
             delta = (wide[s] - wide["baseline"]).loc[inputs.index]
@@ -97,7 +100,7 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
                     label=lambda d: d["parameter"].map(labels))
     rec, runner_up = recommend(draws, table, evppi, total, outcomes, measure, plan.horizons, bool(varying))
     discovery: tuple[v.Rule, ...] = ()
-    if runner_up is not None and varying and n >= 8:
+    if runner_up is not None and varying and n >= MIN_DRAWS_VOI:
         discovery = tuple(v.scenario_discovery(draws, inputs[varying], rec.strategy, runner_up))
     return DecisionResult(
         scenario=sc.metadata.name, currency=sc.metadata.currency, measure=measure, horizon=horizon, draws=n,
@@ -156,7 +159,8 @@ def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, tot
                        f"[{_signed(t.at[best_other, 'delta_ci_low'])}, {_signed(t.at[best_other, 'delta_ci_high'])}]."
                        if best_other else "."))
     else:
-        headline = (f"Recommended: {choice}: {_signed(row['delta_mean'])} expected {measure} over {months} months "
+        verb = "Recommended" if row["delta_ci_low"] > 0 else "Leaning to"  # unresolved gains are not a recommendation
+        headline = (f"{verb}: {choice}: {_signed(row['delta_mean'])} expected {measure} over {months} months "
                     f"against baseline [{_signed(row['delta_ci_low'])}, {_signed(row['delta_ci_high'])}], better than "
                     f"baseline in {row['p_better']:.0%} of {unit}.")
     if choice != "baseline" and not row["delta_ci_low"] > 0:
