@@ -68,22 +68,22 @@ def test_draws_share_random_numbers_and_stored_firm_value_matches_the_valuation(
 
 def test_rerun_resumes_and_gives_the_same_decision(tmp_path: Path) -> None:
     store = tmp_path / "d.duckdb"
-    first = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "8", "--store", str(store), "--json",
+    first = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(store), "--json",
                     "--executor", "local")
     assert first.returncode == 0, first.stderr
-    again = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "8", "--store", str(store), "--json",
+    again = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(store), "--json",
                     "--executor", "local")
     assert again.returncode == 0, again.stderr
     a, b = json.loads(first.stdout), json.loads(again.stdout)
     a.pop("seconds"), b.pop("seconds")
     assert a == b
     assert a["recommendation"]["strategy"] in ("baseline", "training", "cuts")
-    assert a["draws"] == 8 and len(a["evppi"]) == 3
+    assert a["draws"] == 32 and len(a["evppi"]) == 3
     assert a["recommendation"]["headline"]
 
 
 def test_human_output_ends_with_the_decision(tmp_path: Path) -> None:
-    proc = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "8", "--store", str(tmp_path / "d.duckdb"),
+    proc = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(tmp_path / "d.duckdb"),
                    "--executor", "local")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
