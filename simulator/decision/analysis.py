@@ -23,7 +23,7 @@ from simulator.decision.runner import DecisionPlan, per_draw
 MEASURE_LABEL = {"firm_value": "firm value", "npv": "NPV"}
 TOP_SOBOL = 2  # strategies whose Δ gets variance-based sensitivity
 MIN_DRAWS_VOI = 32  # fewer draws cannot separate one assumption's signal from the others' (31 in the shipped file)
-MIN_DRAWS_SOBOL = 64  # RBD-FAST with 10 harmonics needs several points per harmonic
+MIN_DRAWS_SOBOL = 256  # below this, first-order indices of 31 assumptions are mostly estimation noise
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
                          f"{MIN_DRAWS_VOI}).")
     ranked = table.sort_values("value_mean", ascending=False, kind="stable")["strategy"].tolist()
     sobol: dict[str, pd.DataFrame] = {}
+    if varying and n < MIN_DRAWS_SOBOL:
+        notes.append(f"Variance-based sensitivity (first-order Sobol indices) needs at least {MIN_DRAWS_SOBOL} draws; "
+                     f"this decision has {n}.")
     if varying and n >= MIN_DRAWS_SOBOL:
         wide = draws.pivot(index="draw", columns="strategy", values="value")
         for s in [s for s in ranked if s != "baseline"][:TOP_SOBOL]:
@@ -183,14 +186,17 @@ def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, tot
             if npv_best != choice:
                 reasons.append(f"On NPV over the {months} months alone {npv_best} ranks first: {choice} leads on the "
                                "value of the customers it leaves at the horizon.")
-    if len(evppi) and total_evpi > 0 and float(evppi["evppi"].iloc[0]) > 0:
-        first = evppi.iloc[0]
+    resolved = evppi[evppi["above_noise"].astype(bool)] if "above_noise" in evppi.columns else evppi
+    if len(resolved) and total_evpi > 0 and float(resolved["evppi"].iloc[0]) > 0:
+        first = resolved.iloc[0]
         reasons.append(f"Test first: {first['label']} (`{first['parameter']}`): knowing it would be worth up to "
                        f"{format_money(first['evppi'])} ({first['share_of_evpi']:.0%} of the "
                        f"{format_money(total_evpi)} that perfect information on every assumption is worth).")
-    elif len(wide) >= 8 and uncertain:
-        reasons.append(f"No assumption is worth testing before committing: resolving them all is worth "
-                       f"{format_money(total_evpi)}.")
+    elif len(evppi) and uncertain:
+        floor = float(evppi["noise_floor"].iloc[0]) if "noise_floor" in evppi.columns else 0.0
+        reasons.append(f"No single assumption stands out: none has a value of information above what an irrelevant "
+                       f"one scores at {len(wide)} draws ({format_money(floor)}); resolving them all is worth "
+                       f"{format_money(total_evpi)}. More draws (--draws) would sharpen this.")
     elif not uncertain:
         reasons.append("The assumptions are held at their point values here; `spc decide` tests the "
                        "recommendation against their ranges.")

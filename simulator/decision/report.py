@@ -45,11 +45,15 @@ def print_decision(result: DecisionResult, console=None) -> None:
     if len(result.evppi):
         e = Table(title=f"Value of information: perfect information on every assumption is worth "
                         f"{format_money(result.evpi)} (EVPI); per assumption (EVPPI)")
-        for col in ("assumption", "parameter path", "EVPPI", "± se", "share of EVPI"):
-            e.add_column(col, justify="left" if col in ("assumption", "parameter path") else "right")
+        floor = float(result.evppi["noise_floor"].iloc[0])
+        e.caption = (f"An irrelevant assumption scores up to {format_money(floor)} at {result.draws} draws (95% of "
+                     "random orderings): values below it are noise.")
+        for col in ("assumption", "parameter path", "EVPPI", "± se", "share of EVPI", ""):
+            e.add_column(col, justify="left" if col in ("assumption", "parameter path", "") else "right")
         for r in result.evppi.head(ROWS).itertuples():
             e.add_row(r.label, r.parameter, format_money(r.evppi),
-                      format_money(r.evppi_se) if r.evppi_se == r.evppi_se else "-", f"{r.share_of_evpi:.0%}")
+                      format_money(r.evppi_se) if r.evppi_se == r.evppi_se else "-", f"{r.share_of_evpi:.0%}",
+                      "" if r.above_noise else "noise")
         console.print(e)
     for strategy, s1 in result.sobol.items():
         s = Table(title=f"What drives Δ {measure} of {strategy} (first-order Sobol indices: share of its variance "

@@ -106,20 +106,29 @@ SUMMARY_COLUMNS = ("npv", "firm_value", "continuing_value", "active_customers", 
 
 def read_outcomes(store_path, plan: DecisionPlan, run_ids: Sequence[int]) -> pd.DataFrame:
     """One row per (draw, horizon, strategy, replication) stored so far, with the figures a decision needs.
-    `run_ids`: the store's id of each of `plan.specs`, in order (what `prepare` returns)."""
-    from simulator.store import reading
+    `run_ids`: the store's id of each of `plan.specs`, in order (what `prepare` returns). `store_path`: the
+    database file, or the open `Store` writing it (read through its own connection, from the thread that writes:
+    DuckDB refuses a second, read-only connection in the process that holds the writer, e.g. for a live view)."""
+    from simulator.store import Store, reading
 
     ids = list(run_ids)
-    with reading(store_path) as con:
-        columns = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'summaries'").fetchall()}
-        wanted = [c for c in columns if c in SUMMARY_COLUMNS or c.startswith("green_") or c == "all_green"]
-        select = ", ".join(f'"{c}"' for c in sorted(wanted))
-        rows = con.execute(f"SELECT run_id, strategy, replication, {select} FROM summaries "
-                           "WHERE run_id IN (SELECT unnest(?::BIGINT[]))", [sorted(set(ids))]).df()
+    if isinstance(store_path, Store):
+        rows = _summary_rows(store_path.con, ids)
+    else:
+        with reading(store_path) as con:
+            rows = _summary_rows(con, ids)
     where = pd.DataFrame([(ids[k], draw, h) for draw, h, k in plan.cells], columns=["run_id", "draw", "horizon"])
     out = where.merge(rows, on="run_id", how="inner").drop(columns="run_id")
     return out.sort_values(["draw", "horizon", "strategy", "replication"], kind="stable").reset_index(drop=True)
+
+
+def _summary_rows(con, ids: Sequence[int]) -> pd.DataFrame:
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'summaries'").fetchall()}
+    wanted = [c for c in columns if c in SUMMARY_COLUMNS or c.startswith("green_") or c == "all_green"]
+    select = ", ".join(f'"{c}"' for c in sorted(wanted))
+    return con.execute(f"SELECT run_id, strategy, replication, {select} FROM summaries "
+                       "WHERE run_id IN (SELECT unnest(?::BIGINT[]))", [sorted(set(ids))]).df()
 
 
 def per_draw(outcomes: pd.DataFrame, measure: str, horizon: int) -> pd.DataFrame:

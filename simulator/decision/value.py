@@ -243,7 +243,8 @@ def evppi(outcomes: pd.DataFrame, inputs: pd.DataFrame, parameters: Parameters |
     `parameters`: None (every column of `inputs`), a sequence of column names and/or groups (a group is a
     sequence of names, labelled "a + b"), or a mapping of group label to column names.
     Columns: `parameter`, `evppi`, `evppi_se` (the sd of EVPPI over `samples` curves from the spline's posterior,
-    Strong et al. 2014; NaN for groups), `share_of_evpi`, `rank` (1 = most valuable to learn), `method`.
+    Strong et al. 2014; NaN for groups), `share_of_evpi`, `rank` (1 = most valuable to learn), `method`,
+    `noise_floor` (what an irrelevant assumption scores at this many draws, see `noise_floor`) and `above_noise`.
     A share well below 2 * evppi_se / EVPI is noise: learning that assumption would not change the decision.
     """
     wide = _wide(outcomes)
@@ -277,7 +278,22 @@ def evppi(outcomes: pd.DataFrame, inputs: pd.DataFrame, parameters: Parameters |
                      "share_of_evpi": value / total if total > 0 else 0.0, "method": method})
     table = pd.DataFrame(rows, columns=["parameter", "evppi", "evppi_se", "share_of_evpi", "method"])
     table.insert(4, "rank", table["evppi"].rank(ascending=False, method="min").astype(int))
+    floor = noise_floor(inc, seed=seed) if inc.shape[1] else 0.0
+    table["noise_floor"] = floor
+    table["above_noise"] = table["evppi"] > floor
     return table.sort_values(["rank", "parameter"], kind="stable").reset_index(drop=True)
+
+
+def noise_floor(inc: np.ndarray, permutations: int = 40, seed: int = 0, quantile: float = 0.95) -> float:
+    """The EVPPI an assumption that does not matter gets at this number of draws: the `quantile` of the one-
+    assumption estimator over random orderings of the draws (a permuted assumption has no relation to the values).
+
+    With few draws the spline finds some structure in noise (from replications and from the other assumptions),
+    so EVPPI is biased upwards; an estimate below this floor cannot be told from an irrelevant assumption."""
+    rng = np.random.default_rng(np.random.SeedSequence((seed, 0x4E4F4953)))  # "NOIS"
+    x = np.arange(len(inc), dtype=float)
+    values = [_evppi_of_fits(pspline_fit(rng.permutation(x), inc)[0]) for _ in range(permutations)]
+    return float(np.quantile(np.maximum(values, 0.0), quantile))
 
 
 # ---- variance-based sensitivity ----------------------------------------------------------------------------------
