@@ -187,3 +187,11 @@ def test_scenario_discovery_never_and_always():
     outcomes, inputs = planted(flip=lambda x1: x1 < 2)
     (rule,) = scenario_discovery(outcomes, inputs, "winner", "rival")
     assert rule.conditions == () and rule.text == "all draws" and rule.loss_rate == 1.0
+
+
+def test_the_noise_floor_separates_a_real_assumption_from_an_irrelevant_one_at_few_draws():
+    # 64 draws with noise: the irrelevant U may score above 0, but not above what a random ordering scores
+    outcomes, inputs, exact = normal_toy(0.3, noise=0.5, n=64)
+    table = evppi(outcomes, inputs).set_index("parameter")
+    assert table.loc["X", "above_noise"] and not table.loc["U", "above_noise"]
+    assert 0 < table.loc["X", "noise_floor"] < table.loc["X", "evppi"]

@@ -74,6 +74,12 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
     if draws.empty:
         raise ValueError("no complete draw to analyse yet")
     table = v.decision_table(draws)
+    other = "npv" if measure == "firm_value" else "firm_value"
+    if other in outcomes.columns:  # the other money measure beside it: NPV over the horizon, or firm value
+        extra = v.decision_table(per_draw(outcomes, other, horizon))
+        keep = ["delta_mean", "delta_ci_low", "delta_ci_high", "delta_p05", "delta_p95", "value_mean"]
+        table = table.merge(extra[["strategy", *keep]].rename(columns={c: f"{other}_{c}" for c in keep}),
+                            on="strategy", how="left")
     n = int(table["draws"].iloc[0])
     inputs = plan.inputs.loc[sorted(draws["draw"].unique())]
     varying = [c for c in inputs.columns if inputs[c].nunique() > 1]

@@ -26,8 +26,9 @@ def print_decision(result: DecisionResult, console=None) -> None:
 
     t = Table(title=f"{result.scenario}: {measure} over {result.horizon} months against baseline, {result.draws} draws "
                     f"of {len(result.assumptions)} assumptions x {result.replications} replications ({result.currency})")
-    for col in ("strategy", f"Δ {measure} [95% CI]", "5%-95% of draws", "P(best)", "P(better)", "regret mean/max",
-                "worst 5%", "P(all green)"):
+    other = "npv" if result.measure == "firm_value" else "firm_value"
+    for col in ("strategy", f"Δ {measure} [95% CI]", "5%-95% of draws", f"Δ {MEASURE_LABEL[other]}", "P(best)",
+                "P(better)", "regret mean/max", "worst 5%", "P(all green)"):
         t.add_column(col, justify="left" if col == "strategy" else "right")
     order = result.table.sort_values("value_mean", ascending=False, kind="stable")
     for r in order.itertuples():
@@ -36,6 +37,7 @@ def print_decision(result: DecisionResult, console=None) -> None:
             ("[bold]" + r.strategy + "[/bold]") if r.strategy == rec.strategy else r.strategy,
             "-" if base else f"{_signed(r.delta_mean)} [{_signed(r.delta_ci_low)}, {_signed(r.delta_ci_high)}]",
             "-" if base else f"{_signed(r.delta_p05)} to {_signed(r.delta_p95)}",
+            "-" if base or not hasattr(r, f"{other}_delta_mean") else _signed(getattr(r, f"{other}_delta_mean")),
             f"{r.p_best:.0%}", "-" if base else f"{r.p_better:.0%}",
             f"{format_money(r.expected_regret)} / {format_money(r.max_regret)}",
             "-" if base else _signed(r.cvar05_delta),
