@@ -140,3 +140,17 @@ def test_baseline_is_recommended_when_nothing_beats_it() -> None:
     rec, _ = recommend(draws, decision_table(draws), pd.DataFrame(columns=["evppi"]), 0.0, outcomes,
                        "firm_value", (36,))
     assert rec.strategy == "baseline" and rec.headline.startswith("Keep the current course")
+
+
+@pytest.mark.parametrize("outputs", ["full", "decision"])
+def test_stored_summaries_do_not_depend_on_how_tasks_are_chunked(outputs: str) -> None:
+    """A run's summary row is bit-identical whether its chunk held one task or many (executors and timing
+    chunk differently), so the same seed stores the same database on every executor."""
+    from simulator.batch.worker import Part, run_part
+
+    loaded = load(DATA / "decide_small.yaml")
+    data = {k: v for k, v in loaded.data.items() if k != "extends"}
+    tasks = tuple((s, r) for r in range(2) for s in loaded.scenario.strategy_names())
+    together = run_part(Part(1, "h", data, 3, 6, tasks, outputs)).summaries
+    apart = pd.concat([run_part(Part(1, "h", data, 3, 6, (t,), outputs)).summaries for t in tasks], ignore_index=True)
+    pd.testing.assert_frame_equal(together, apart, check_exact=True)

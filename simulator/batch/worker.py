@@ -91,18 +91,26 @@ def run_part(part: Part) -> ChunkResult:
         start = time.perf_counter()
         outputs.append(run_once(model, strategy, replication, part.seed, part.months))
         seconds.append(time.perf_counter() - start)
-    ts = timeseries_frame(outputs)
-    summaries = per_replication(ts)
-    ledger = ledger_frame(outputs)
+    # each task's figures from its own frames only: a pandas reduction over several runs can round a run's
+    # figure differently in the last bit, so results would depend on how tasks were chunked (executor, timing)
+    summaries = pd.concat([_summaries(out, model.scenario, part.outputs) for out in outputs], ignore_index=True)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     tasks = pd.DataFrame({"strategy": [t[0] for t in part.tasks], "replication": [t[1] for t in part.tasks],
                           "seed": part.seed, "seconds": seconds, "worker": worker})
-    if part.outputs == "decision":
-        summaries = decision_summaries(ts, ledger, model.scenario, summaries)
-        keys = ["strategy", "replication"]  # the tables keep their key columns and get no rows
-        ts, ledger = ts[keys].iloc[:0], ledger[keys].iloc[:0]
+    if part.outputs == "decision":  # the tables keep their key columns and get no rows
+        ts, ledger = (pd.DataFrame({"strategy": pd.Series(dtype=object), "replication": pd.Series(dtype="int64")})
+                      for _ in range(2))
+    else:
+        ts, ledger = timeseries_frame(outputs), ledger_frame(outputs)
     return ChunkResult(part.run_id, _keyed(tasks, part.run_id), _keyed(ts, part.run_id),
                        _keyed(ledger, part.run_id), _keyed(summaries, part.run_id))
+
+
+def _summaries(output: RunOutput, scenario, outputs: str) -> pd.DataFrame:
+    """One run's row of the summaries table (with firm value and scorecard greens for a decision)."""
+    ts = timeseries_frame([output])
+    summary = per_replication(ts)
+    return decision_summaries(ts, ledger_frame([output]), scenario, summary) if outputs == "decision" else summary
 
 
 def run_chunk(chunk: Chunk) -> list[ChunkResult]:
