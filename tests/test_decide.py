@@ -154,3 +154,25 @@ def test_stored_summaries_do_not_depend_on_how_tasks_are_chunked(outputs: str) -
     together = run_part(Part(1, "h", data, 3, 6, tasks, outputs)).summaries
     apart = pd.concat([run_part(Part(1, "h", data, 3, 6, (t,), outputs)).summaries for t in tasks], ignore_index=True)
     pd.testing.assert_frame_equal(together, apart, check_exact=True)
+
+
+def test_a_file_without_assumptions_compares_replications_and_does_not_overclaim(tmp_path: Path) -> None:
+    plan, _, outcomes = _decide(DATA / "engine_small.yaml", tmp_path / "d.duckdb")
+    assert plan.draws == 1
+    result = analyse(plan, outcomes)
+    assert result.draws == plan.replications == 2  # the replications are what is compared
+    assert any("No assumption varies" in n for n in result.notes)
+    rec = result.recommendation
+    if rec.strategy != "baseline":
+        assert rec.headline.startswith("Leaning to") or result.table.set_index("strategy").at[
+            rec.strategy, "delta_ci_low"] > 0
+
+
+def test_horizons_show_how_the_ranking_moves(tmp_path: Path) -> None:
+    plan, totals, outcomes = _decide(DATA / "decide_small.yaml", tmp_path / "d.duckdb", draws=4, horizons=(6, 12))
+    assert len(plan.specs) == 8 and sorted(outcomes["horizon"].unique()) == [6, 12]
+    result = analyse(plan, outcomes)
+    assert result.horizon == 6 and set(result.horizons["horizon"]) == {6, 12}
+    # month 12 is its own run on the same seeds: NPV at 12 is not NPV at 6
+    h = result.horizons.set_index(["strategy", "horizon"])
+    assert h.loc[("training", 6), "value_mean"] != h.loc[("training", 12), "value_mean"]

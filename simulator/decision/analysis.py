@@ -68,6 +68,8 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
     """Every figure of the decision from the stored per-replication outcomes (complete draws only)."""
     sc = plan.loaded.scenario
     measure, horizon = plan.measure, plan.horizons[0]
+    if plan.inputs.shape[1] == 0:  # nothing uncertain: one draw, so its replications are what can be compared
+        outcomes = outcomes.assign(draw=outcomes["replication"])
     draws = per_draw(outcomes, measure, horizon)
     labels = {p: describe(p, plan.loaded.data) for p in plan.inputs.columns}
     notes: list[str] = []
@@ -81,7 +83,7 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
         table = table.merge(extra[["strategy", *keep]].rename(columns={c: f"{other}_{c}" for c in keep}),
                             on="strategy", how="left")
     n = int(table["draws"].iloc[0])
-    inputs = plan.inputs.loc[sorted(draws["draw"].unique())]
+    inputs = plan.inputs.reindex(sorted(draws["draw"].unique()))
     varying = [c for c in inputs.columns if inputs[c].nunique() > 1]
     total = v.evpi(draws)
     if varying and n >= MIN_DRAWS_VOI:
@@ -107,7 +109,8 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
             if delta.std() > 0:
                 sobol[s] = v.first_order_sobol(delta, inputs[varying]).assign(
                     label=lambda d: d["parameter"].map(labels))
-    rec, runner_up = recommend(draws, table, evppi, total, outcomes, measure, plan.horizons, bool(varying))
+    rec, runner_up = recommend(draws, table, evppi, total, outcomes, measure, plan.horizons,
+                               plan.inputs.shape[1] > 0)
     discovery: tuple[v.Rule, ...] = ()
     if runner_up is not None and varying and n >= MIN_DRAWS_VOI:
         discovery = tuple(v.scenario_discovery(draws, inputs[varying], rec.strategy, runner_up))
@@ -168,11 +171,12 @@ def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, tot
                        f"[{_signed(t.at[best_other, 'delta_ci_low'])}, {_signed(t.at[best_other, 'delta_ci_high'])}]."
                        if best_other else "."))
     else:
-        verb = "Recommended" if row["delta_ci_low"] > 0 else "Leaning to"  # unresolved gains are not a recommendation
+        resolved = len(wide) > 1 and row["delta_ci_low"] > 0
+        verb = "Recommended" if resolved else "Leaning to"  # an unresolved gain is not a recommendation
         headline = (f"{verb}: {choice}: {_signed(row['delta_mean'])} expected {measure} over {months} months "
                     f"against baseline [{_signed(row['delta_ci_low'])}, {_signed(row['delta_ci_high'])}], better than "
                     f"baseline in {row['p_better']:.0%} of {unit}.")
-    if choice != "baseline" and not row["delta_ci_low"] > 0:
+    if choice != "baseline" and not resolved:
         reasons.append(f"Its gain over baseline is not resolved: the 95% interval includes 0 at {len(wide)} {unit}.")
     if choice != top:
         _, diff, low, high = _tied(wide, top, choice)
@@ -192,9 +196,9 @@ def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, tot
             if npv_best != choice:
                 reasons.append(f"On NPV over the {months} months alone {npv_best} ranks first: {choice} leads on the "
                                "value of the customers it leaves at the horizon.")
-    resolved = evppi[evppi["above_noise"].astype(bool)] if "above_noise" in evppi.columns else evppi
-    if len(resolved) and total_evpi > 0 and float(resolved["evppi"].iloc[0]) > 0:
-        first = resolved.iloc[0]
+    clear = evppi[evppi["above_noise"].astype(bool)] if "above_noise" in evppi.columns else evppi
+    if len(clear) and total_evpi > 0 and float(clear["evppi"].iloc[0]) > 0:
+        first = clear.iloc[0]
         reasons.append(f"Test first: {first['label']} (`{first['parameter']}`): knowing it would be worth up to "
                        f"{format_money(first['evppi'])} ({first['share_of_evpi']:.0%} of the "
                        f"{format_money(total_evpi)} that perfect information on every assumption is worth).")
@@ -204,8 +208,8 @@ def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, tot
                        f"one scores at {len(wide)} draws ({format_money(floor)}); resolving them all is worth "
                        f"{format_money(total_evpi)}. More draws (--draws) would sharpen this.")
     elif not uncertain:
-        reasons.append("The assumptions are held at their point values here; `spc decide` tests the "
-                       "recommendation against their ranges.")
+        reasons.append("The assumptions are held at their point values, so the spread is simulation noise only; "
+                       "`spc decide` tests the recommendation against the ranges of the uncertain ones.")
     return Recommendation(choice, headline, tuple(reasons)), runner_up
 
 
