@@ -287,10 +287,27 @@ def bench_scenario() -> dict[str, float]:
 
 
 # ---- 3. linear scaling ------------------------------------------------------------------------------------
+def _times(value: Any, k: float) -> Any:
+    """value x k for a number or an uncertain number ({dist: ..., low, mode, high, mean, sd}: each scaled; a beta
+    without bounds gets its implied [0, 1] first)."""
+    if isinstance(value, dict):
+        out = dict(value)
+        if out.get("dist") == "beta":
+            out.setdefault("low", 0.0)
+            out.setdefault("high", 1.0)
+        for key in ("low", "mode", "high", "mean", "sd"):
+            if out.get(key) is not None:
+                out[key] = out[key] * k
+        if k < 0 and out.get("low") is not None and out.get("high") is not None:
+            out["low"], out["high"] = out["high"], out["low"]
+        return out
+    return value * k
+
+
 def _scale_node(node: dict[str, Any], k: float) -> None:
     for key in ("reference", "initial", "min", "max"):
         if node.get(key) is not None:
-            node[key] = node[key] * k
+            node[key] = _times(node[key], k)
 
 
 def scale_scenario(data: dict[str, Any], k: int) -> dict[str, Any]:
@@ -298,7 +315,7 @@ def scale_scenario(data: dict[str, Any], k: int) -> dict[str, Any]:
     d = copy.deepcopy(data)
     for seg in d["segments"]:
         seg["initial_customers"] = int(seg["initial_customers"]) * k
-        seg["acquisition_per_month"] = seg["acquisition_per_month"] * k
+        seg["acquisition_per_month"] = _times(seg["acquisition_per_month"], k)
     d["employees"]["headcount"] = int(d["employees"]["headcount"]) * k
     network = d.get("network", {})
     nodes = network.get("nodes", [])
@@ -317,17 +334,17 @@ def scale_scenario(data: dict[str, Any], k: int) -> dict[str, Any]:
             continue
         effect = link.get("effect", 1.0)
         if form == "linear":
-            link["effect"] = effect * (k if dst else 1) / (k if src else 1)
+            link["effect"] = _times(effect, (k if dst else 1) / (k if src else 1))
         elif form == "saturating":
-            link["effect"] = effect * (k if dst else 1)
+            link["effect"] = _times(effect, k if dst else 1)
             if src and link.get("scale") is not None:
-                link["scale"] = link["scale"] * k
+                link["scale"] = _times(link["scale"], k)
     for ini in d.get("initiatives", []):  # absolute changes to a scaled lever
         for eff in ini.get("effects", []):
             if eff.get("lever") in extensive:
                 for op in ("set", "add"):
                     if eff.get(op) is not None:
-                        eff[op] = eff[op] * k
+                        eff[op] = _times(eff[op], k)
     return d
 
 

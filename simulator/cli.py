@@ -12,9 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from simulator.errors import ScenarioError, UsageError
+from simulator.errors import ScenarioError, Terminated, UsageError
 
 EXIT_BAD_INPUT = 2
+WORKER_COMMANDS = ("run", "batch", "decide", "sensitivity", "report", "explain", "loops")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,10 +55,41 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from simulator.graph.render import to_dot, to_mermaid
 
     model = compile_file(args.file)
+    if args.format in ("svg", "png"):
+        return _graph_picture(args, model)
+    if args.strategy or args.out:
+        raise UsageError("--strategy and --out need --format svg or png")
     print(to_mermaid(model) if args.format == "mermaid" else to_dot(model))
     if args.loops:
         for loop in model.loops:
             print(f"%% {loop.polarity}: {loop.label}" if args.format == "mermaid" else f"// {loop.polarity}: {loop.label}")
+    return 0
+
+
+def _graph_picture(args: argparse.Namespace, model) -> int:
+    """`spc graph FILE --format svg|png [--strategy S] [--out FILE]`: the strategy map as a picture."""
+    from simulator.errors import closest
+    from simulator.graph.strategy_map import draw
+
+    card = None
+    if args.strategy:
+        names = model.scenario.strategy_names()
+        if args.strategy not in names:
+            raise UsageError(f"unknown strategy '{args.strategy}' ({closest(args.strategy, names) or ', '.join(names)})")
+        from simulator.analysis.scorecard import scorecard_frame
+        from simulator.experiment import run_experiment
+
+        result = run_experiment(model, [args.strategy], replications=args.replications, months=args.months)
+        card = scorecard_frame(result.timeseries, model.scenario, [args.strategy])
+    data = draw(model, args.format, strategy=args.strategy, scorecard=card)
+    if args.out:
+        Path(args.out).write_bytes(data)
+        print(f"wrote {args.out}", file=sys.stderr)
+    elif args.format == "png" and sys.stdout.isatty():
+        raise UsageError("a PNG is binary: give --out FILE (or redirect the output)")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     return 0
 
 
@@ -79,10 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("graph", help="print the causal map (Mermaid or Graphviz DOT)")
+    from simulator.limits import months_arg, replications_arg
+
+    p = sub.add_parser("graph", help="print the causal map (Mermaid or Graphviz DOT) or draw the strategy map (SVG/PNG)")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    p.add_argument("--format", choices=["mermaid", "dot", "svg", "png"], default="mermaid")
     p.add_argument("--loops", action="store_true", help="also list feedback loops as comments")
+    p.add_argument("--strategy", help="svg/png: colour nodes by this strategy's KPI status (runs a quick experiment)")
+    p.add_argument("--replications", type=replications_arg, default=2,
+                   help="svg/png with --strategy: replications of the quick experiment (default 2)")
+    p.add_argument("--months", type=months_arg, help="svg/png with --strategy: months to run (default: the horizon)")
+    p.add_argument("--out", metavar="FILE", help="svg/png: write the picture here (default: standard output)")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -90,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _extra_commands():
         register(sub)
+    for command in sub.choices.values():
+        command.add_argument("--base-dir", action="append", default=[], metavar="DIR",
+                             help="a folder whose files an 'extends:' may name, besides the scenario's own folder "
+                                  "tree and the shipped scenarios (repeatable)")
     return parser
 
 
@@ -110,12 +153,39 @@ def plugins(group: str) -> dict[str, Callable]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    from simulator.processes import received
+
+    if received:  # SIGINT/SIGTERM ended the workers: exit now, without joining pool threads they may have wedged
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_BAD_INPUT
+        if args.base_dir or "simulator.scenario.loader" in sys.modules:  # set, or reset after an earlier call
+            from simulator.scenario.loader import allow_base_dirs
+
+            allow_base_dirs(args.base_dir)
+        if args.command in WORKER_COMMANDS:
+            from simulator.processes import workers_end_with_us
+
+            with workers_end_with_us():  # SIGTERM / SIGINT end the worker processes first
+                try:
+                    return int(args.func(args) or 0)
+                except (Exception, KeyboardInterrupt) as exc:  # SIGTERM seen by a library first (DuckDB's
+                    from simulator.processes import terminated  # "interrupted"): still a SIGTERM
+
+                    if terminated():
+                        raise Terminated() from exc
+                    raise
         return int(args.func(args) or 0)
     except ScenarioError as exc:
         for problem in exc.problems:
@@ -127,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print("terminated", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug in spc, not bad input: still one line unless asked for more

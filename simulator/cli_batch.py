@@ -10,24 +10,40 @@ from pathlib import Path
 from simulator.errors import UsageError
 
 RUNS_SHOWN = 20
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Ctrl-C, whether Python or DuckDB (a query cut short by it: 'Query interrupted') saw it first."""
+    import signal
+
+    from simulator.processes import received
+
+    if isinstance(exc, KeyboardInterrupt) or signal.SIGINT in received:  # a library may wrap it in its own error
+        return True
+    from simulator.store import _interrupted
+
+    return _interrupted(exc)
 DEFAULT_STORE = "results.duckdb"  # simulator.store.DEFAULT_STORE (not imported here: keeps `spc --help` fast)
 EXECUTORS = ("local", "processes", "dask")  # simulator.batch.executors.EXECUTORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _positive_int, _seed
+    from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 
     p = sub.add_parser("batch", help="run scenario files and parameter sweeps into a results database")
     p.add_argument("paths", nargs="+", metavar="PATH_OR_GLOB", help="scenario files, folders or globs")
     p.add_argument("--sweep", action="append", default=[], metavar="KEY=v1,v2,...",
                    help="grid values of a parameter path (repeat for a cartesian product)")
-    p.add_argument("--sample", metavar="lhs:N", help="draw N Latin-hypercube points over the --range keys")
+    p.add_argument("--sample", metavar="lhs:N", help="draw N Latin-hypercube points over the --range keys (N up to 100,000)")
     p.add_argument("--range", action="append", default=[], metavar="KEY=lo:hi", help="a range for --sample")
     p.add_argument("--strategies", help="comma-separated strategy names (default: all; baseline always runs)")
-    p.add_argument("--replications", type=_positive_int, help="replications per strategy (default: each file's)")
+    p.add_argument("--replications", type=replications_arg,
+                   help="replications per strategy, 1 to 10,000 (default: each file's)")
     p.add_argument("--seed", type=_seed, help="random seed (default: each file's run.seed)")
-    p.add_argument("--months", type=_positive_int, help="horizon in months (default: each file's)")
-    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--months", type=months_arg, help="horizon in months, 1 to 600 (default: each file's)")
+    p.add_argument("--workers", type=workers_arg, help="worker processes, at most 4 per core (default: all cores)")
+    add_force(p)
     p.add_argument("--executor", choices=EXECUTORS, default="processes", help="where tasks run (default: processes)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler, tcp://host:8786")
     p.add_argument("--store", default=DEFAULT_STORE, metavar="FILE", help=f"results database (default: {DEFAULT_STORE})")
@@ -36,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("results", help="list the runs in a results database, or print a SQL query's result")
     p.add_argument("store", metavar="FILE")
-    p.add_argument("--sql", metavar="QUERY", help="a read-only SQL query (DuckDB dialect)")
+    p.add_argument("--sql", metavar="QUERY", help="a read-only SQL query (DuckDB dialect): SELECT, WITH, SHOW, DESCRIBE "
+                                                  "or a reading PRAGMA, on this database only")
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.set_defaults(func=cmd_results)
 
@@ -52,19 +69,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from simulator.batch.coordinator import execute, prepare
-    from simulator.batch.executors import make_executor
     from simulator.batch.plan import build_plan
     from simulator.batch.sweep import make_design
-    from simulator.store import Store
+    from simulator.experiment import default_workers
+    from simulator.limits import preflight
 
     design = make_design(args.sweep, args.range, args.sample)
     requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
-    specs = build_plan(args.paths, design, args.replications, args.seed, args.months, requested)
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler is for --executor dask")
+    specs = build_plan(args.paths, design, args.replications, args.seed, args.months, requested)
     files = len({s.file for s in specs})
+    workers = 1 if args.executor == "local" else args.workers or default_workers(10**9)
+    preflight(((s.base if not s.variant else s.data(), s.months, len(s.strategies) * s.replications) for s in specs),
+              workers, kept=False, force=args.force)
+    return _run_batch(args, specs, files)
+
+
+def _run_batch(args: argparse.Namespace, specs, files: int) -> int:
+    from simulator.batch.coordinator import execute, prepare
+    from simulator.batch.executors import WorkerDied, make_executor
+    from simulator.store import Store
+
     executor = make_executor(args.executor, args.workers, args.scheduler)  # before the database: forks stay clean
+    stored = 0
     try:
         with Store(args.store) as store:
             totals, done = prepare(store, specs)
@@ -72,20 +100,24 @@ def cmd_batch(args: argparse.Namespace) -> int:
                   f"{totals.already_stored} already stored, {totals.to_run} to run on {executor.description}",
                   flush=True)
             start = time.perf_counter()
-            stored = 0
 
             def count(n: int) -> None:
                 nonlocal stored
                 stored += n
 
-            try:
-                with _progress_bar(totals.to_run) as advance:
-                    execute(store, specs, totals, done, executor, args.chunk_size,
-                            lambda n: (count(n), advance(n)))
-            except KeyboardInterrupt:
-                print(f"interrupted: {stored} task(s) of this batch stored in {args.store}; "
-                      "run the same command again to finish the rest", file=sys.stderr)
-                return 130
+            with _progress_bar(totals.to_run) as advance:
+                execute(store, specs, totals, done, executor, args.chunk_size, lambda n: (count(n), advance(n)))
+    except WorkerDied as exc:
+        print(f"batch: {exc}; the {stored} task(s) stored before are kept in {args.store}", file=sys.stderr)
+        return 1
+    except BaseException as exc:
+        from simulator.processes import terminated
+
+        if terminated() or not interrupted(exc):
+            raise
+        print(f"interrupted; rerun the same command to resume ({stored} task(s) of this batch stored in "
+              f"{args.store})", file=sys.stderr)
+        return 130
     finally:
         executor.close()
     seconds = time.perf_counter() - start
@@ -200,17 +232,19 @@ def _cell(value) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from simulator.export import write_run
+    from simulator.outputs import check_out_dir, writing
     from simulator.store import load_run
 
+    out = check_out_dir(args.out or f"run-{args.run}", "--out")
     run = load_run(args.store, args.run)
-    out = Path(args.out or f"run-{args.run}")
     if not run.tasks_stored:
         raise UsageError(f"run {args.run} has no finished task yet")
     summary, document = _analysis(run)
-    if args.format == "parquet":
-        paths = write_run(out, run.timeseries, run.customers, summary, document)
-    else:
-        paths = _write_csv(out, run, summary, document)
+    with writing("--out", out):
+        if args.format == "parquet":
+            paths = write_run(out, run.timeseries, run.customers, summary, document)
+        else:
+            paths = _write_csv(out, run, summary, document)
     if not run.complete:
         print(f"note: run {args.run} is incomplete ({run.tasks_stored} of {run.tasks_expected} tasks stored)",
               file=sys.stderr)

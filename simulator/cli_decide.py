@@ -15,13 +15,14 @@ EXECUTORS = ("local", "processes", "dask")  # simulator.batch.executors.EXECUTOR
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _horizons, _positive_int, _seed
+    from simulator.cli_run import _horizons, _seed
+    from simulator.limits import add_force, draws_arg, replications_arg, workers_arg
 
     p = sub.add_parser("decide", help="compare strategies over uncertain assumptions: P(best), regret, "
                                       "value of information and a recommendation")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--draws", type=_positive_int, help="draws of the assumptions (default: the file's uncertainty.draws)")
-    p.add_argument("--replications", type=_positive_int,
+    p.add_argument("--draws", type=draws_arg, help="draws of the assumptions (default: the file's uncertainty.draws)")
+    p.add_argument("--replications", type=replications_arg,
                    help="replications per draw and strategy (default: the file's uncertainty.replications)")
     p.add_argument("--horizons", type=_horizons, metavar="M1,M2,...",
                    help="decide on the first horizon and show how the ranking changes at the others")
@@ -30,18 +31,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--design", choices=["sobol", "lhs"], help="space-filling design (default: the file's, sobol)")
     p.add_argument("--measure", choices=["firm_value", "npv"],
                    help="what strategies are ranked on (default: the file's valuation.rank_on)")
-    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--workers", type=workers_arg, help="worker processes (default: all cores)")
     p.add_argument("--executor", choices=EXECUTORS, default="processes", help="where runs go (default: processes)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler, tcp://host:8786")
     p.add_argument("--store", default=DEFAULT_STORE, metavar="FILE",
                    help=f"results database; a rerun resumes from it (default: {DEFAULT_STORE})")
     p.add_argument("--json", action="store_true", help="print the decision as JSON instead of tables")
+    add_force(p)
     p.set_defaults(func=cmd_decide)
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     from simulator.batch.coordinator import prepare
-    from simulator.batch.executors import make_executor
+    from simulator.batch.executors import WorkerDied, make_executor
     from simulator.decision.analysis import analyse, decision_document
     from simulator.decision.runner import plan_decision, read_outcomes, run_decision
     from simulator.scenario.loader import load
@@ -55,6 +57,12 @@ def cmd_decide(args: argparse.Namespace) -> int:
     requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
     plan = plan_decision(loaded, args.draws, args.replications, args.seed, args.horizons, requested, args.design,
                          args.measure)
+    from simulator.experiment import default_workers
+    from simulator.limits import preflight
+
+    workers = 1 if args.executor == "local" else args.workers or default_workers(10**9)
+    preflight([(loaded.scenario, h, plan.draws * len(plan.strategies) * plan.replications) for h in plan.horizons],
+              workers, kept=False, force=args.force)
     executor = make_executor(args.executor, args.workers, args.scheduler)  # before the database: forks stay clean
     start = time.perf_counter()
     try:
@@ -70,9 +78,17 @@ def cmd_decide(args: argparse.Namespace) -> int:
             try:
                 with _progress_bar(totals.to_run) as advance:
                     run_decision(plan, store, executor, advance, (totals, done))
-            except KeyboardInterrupt:
-                print(f"interrupted: the finished runs are stored in {args.store}; run the same command again to "
-                      "finish the rest", file=sys.stderr)
+            except WorkerDied as exc:
+                print(f"decide: {exc}; the finished runs stay stored in {args.store}", file=sys.stderr)
+                return 1
+            except BaseException as exc:
+                from simulator.cli_batch import interrupted
+                from simulator.processes import terminated
+
+                if terminated() or not interrupted(exc):
+                    raise
+                print(f"interrupted; rerun the same command to resume (the finished runs are stored in {args.store})",
+                      file=sys.stderr)
                 return 130
     finally:
         executor.close()

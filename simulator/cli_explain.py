@@ -12,28 +12,38 @@ from simulator.errors import UsageError
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _positive_int, _seed
+    from simulator.limits import months_arg, replications_arg, workers_arg
 
-    p = sub.add_parser("explain", help="decompose a metric's change against baseline along the causal paths")
+    p = sub.add_parser("explain", help="why a metric moved: Shapley attribution over causal pathways, by counterfactual runs")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--metric", default="profit", help="a node or engine metric on the causal map, or npv (default profit)")
+    p.add_argument("--metric", help="npv, firm_value, or any engine metric or node (mean over the horizon); default npv "
+                   "(profit with --method paths)")
+    p.add_argument("--method", choices=("shapley", "paths"), default="shapley",
+                   help="shapley (default): counterfactual runs with pathway groups frozen at baseline; paths: the "
+                        "older local-regression split along paths")
+    p.add_argument("--groups", default="auto", metavar="auto|FILE",
+                   help="pathway groups: auto (the chain's stages) or a YAML file of name -> list of elements")
+    p.add_argument("--permutations", type=_positive_int, default=64,
+                   help="sampled permutations per replication beyond 8 groups (default 64)")
     p.add_argument("--strategy", help="strategy to explain (default: the scenario's first)")
     p.add_argument("--month", type=_positive_int, help="explain the change at this month (default: mean over the horizon)")
-    p.add_argument("--replications", type=_positive_int, default=4, help="replications on common random numbers (default 4)")
+    p.add_argument("--replications", type=replications_arg,
+                   help="replications on common random numbers (default: the scenario's for shapley, 4 for paths)")
     p.add_argument("--seed", type=_seed)
-    p.add_argument("--months", type=_positive_int)
+    p.add_argument("--months", type=months_arg)
     p.add_argument("--top", type=_positive_int, default=12, help="paths and links to print (default 12)")
-    p.add_argument("--workers", type=_positive_int)
+    p.add_argument("--workers", type=workers_arg)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("loops", help="feedback loops and which one dominates a metric, month by month")
+    p = sub.add_parser("loops", help="feedback loops and which one dominates a metric, as a few phases")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--metric", default="profit")
     p.add_argument("--strategy", default="baseline")
-    p.add_argument("--replications", type=_positive_int, default=3, help="replications averaged (default 3)")
+    p.add_argument("--replications", type=replications_arg, default=3, help="replications averaged (default 3)")
     p.add_argument("--seed", type=_seed)
-    p.add_argument("--months", type=_positive_int)
-    p.add_argument("--workers", type=_positive_int)
+    p.add_argument("--months", type=months_arg)
+    p.add_argument("--workers", type=workers_arg)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_loops)
 
@@ -69,6 +79,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     model = _model(args.file)
     strategy = _strategy(model, args.strategy, allow_baseline=False)
+    if args.method == "shapley":
+        from simulator.cli_shapley import cmd_shapley
+
+        return cmd_shapley(args, model, strategy)
+    args.metric = args.metric or "profit"
+    args.replications = args.replications or 4
     ex = explain(model, args.metric, strategy, month=args.month, replications=args.replications, seed=args.seed,
                  months=args.months, workers=args.workers)
     if args.json:
@@ -122,7 +138,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_loops(args: argparse.Namespace) -> int:
-    from simulator.analysis.loops import dominance_timeline, loop_ids, loops_for, relevant_loops
+    from simulator.analysis.loops import (
+        dominance_phases,
+        dominance_timeline,
+        loop_ids,
+        loops_for,
+        phases_sentence,
+        relevant_loops,
+    )
 
     model = _model(args.file)
     strategy = _strategy(model, args.strategy, allow_baseline=True)
@@ -130,10 +153,13 @@ def cmd_loops(args: argparse.Namespace) -> int:
     frame = loops_for(model, args.metric, strategy, replications=args.replications, seed=args.seed, months=args.months,
                       workers=args.workers) if loops else None
     timeline = dominance_timeline(frame) if frame is not None else None
+    phases = dominance_phases(frame) if frame is not None else None
     ids = loop_ids(model.loops)
     if args.json:
         doc = {"metric": args.metric, "strategy": strategy,
                "loops": [{"id": ids[lp], "loop": lp.label, "polarity": lp.polarity} for lp in loops],
+               "phases": [] if phases is None else phases.to_dict("records"),
+               "summary": phases_sentence(phases) if phases is not None else "no loop",
                "timeline": [] if timeline is None else timeline.to_dict("records"),
                "scores": [] if frame is None else frame.to_dict("records")}
         json.dump(doc, sys.stdout, indent=2, default=float)
@@ -145,11 +171,16 @@ def cmd_loops(args: argparse.Namespace) -> int:
     print(f"{len(loops)} feedback loops reach {args.metric} ({strategy}, mean of {args.replications} replications):")
     for lp in loops:
         print(f"  {ids[lp]:>4}  {lp.polarity:<12} {lp.label}")
-    print("\nDominant loop per month (largest share of |loop score|, Loops That Matter):")
-    if timeline is None or timeline.empty:
+    print("\nDominance phases (largest share of |loop score|, Loops That Matter, on the smoothed mean trajectory;"
+          "\n'at rest' = the metric's change is within noise; phases under 3 months merged):")
+    if phases is None or phases.empty:
         print("  none: nothing moves")
         return 0
-    for r in timeline.itertuples():
+    for r in phases.itertuples():
         months = f"month {r.first}" if r.first == r.last else f"months {r.first}-{r.last}"
-        print(f"  {months:<14} {r.loop_id:>4} {r.polarity:<12} mean share {r.mean_share:.0%}")
+        if r.loop_id == "at rest":
+            print(f"  {months:<14} at rest")
+        else:
+            print(f"  {months:<14} {r.loop_id:>4} {r.polarity:<12} mean share {r.mean_share:.0%}")
+    print(f"\nIn short: {phases_sentence(phases)}.")
     return 0

@@ -14,15 +14,15 @@ NO_TUI = "interactive play needs the TUI; use --replay"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _positive_int
+    from simulator.limits import bounded_int, workers_arg
 
     p = sub.add_parser("play", help="flight simulator: set levers each turn within a budget (--replay a saved game)")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--replay", metavar="DECISIONS", help="replay a decisions file and print the scorecard and debrief")
     p.add_argument("--no-debrief", action="store_true", help="skip the search for the best strategy")
-    p.add_argument("--workers", type=_positive_int)
+    p.add_argument("--workers", type=workers_arg)
     p.add_argument("--budget", type=float, default=60_000.0, help="interactive: money a turn may commit (default 60000)")
-    p.add_argument("--turn-months", type=_positive_int, default=3, help="interactive: months per turn (default 3)")
+    p.add_argument("--turn-months", type=bounded_int("months per turn", 60, "the decisions file's cap"), default=3, help="interactive: months per turn (default 3)")
     p.add_argument("--save", metavar="DECISIONS", help="interactive: where to save the decisions "
                    "(default FILE's name + _decisions.yaml)")
     p.add_argument("--json", action="store_true")
@@ -35,8 +35,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     if not args.replay:
         from simulator.cli import plugins
 
-        if args.budget < 0:
-            raise UsageError("--budget must be zero or more")
+        if not 0 <= args.budget <= 1e12:  # NaN fails this too
+            raise UsageError("--budget is an amount from 0 to 1e12")
         interactive = plugins("spc.interactive").get("play")  # offered by the terminal UI when installed
         if interactive is None:
             print(NO_TUI, file=sys.stderr)

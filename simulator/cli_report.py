@@ -10,16 +10,19 @@ from simulator.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _positive_int, _seed
+    from simulator.cli_run import _seed
+    from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 
     p = sub.add_parser("report", help="write an HTML or Markdown report of a scenario or of a saved run (spc run --out)")
     p.add_argument("source", metavar="FILE|RUN_DIR")
     p.add_argument("--out", required=True, metavar="PATH")
     p.add_argument("--format", choices=["html", "md"], help="default: from the file extension, else html")
-    p.add_argument("--replications", type=_positive_int, help="when FILE is a scenario (default: its run.replications)")
+    p.add_argument("--replications", type=replications_arg,
+                   help="when FILE is a scenario, 1 to 10,000 (default: its run.replications)")
     p.add_argument("--seed", type=_seed)
-    p.add_argument("--months", type=_positive_int)
-    p.add_argument("--workers", type=_positive_int)
+    p.add_argument("--months", type=months_arg, help="1 to 600 (default: the file's)")
+    p.add_argument("--workers", type=workers_arg, help="at most 4 per core (default: all cores)")
+    add_force(p)
     p.add_argument("--no-tornado", action="store_true", help="skip the sensitivity runs behind the tornado chart")
     p.set_defaults(func=cmd_report)
 
@@ -51,38 +54,54 @@ def _from_run_dir(directory: Path):
     if not meta_path.exists():
         raise UsageError(f"{directory} is not a run folder: no run.json (make one with 'spc run FILE --out DIR')")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         data = meta["scenario_data"]
-    except (json.JSONDecodeError, KeyError) as exc:
+        content_hash = meta["scenario"]["hash"]
+    except UnicodeDecodeError:
+        raise UsageError(f"{meta_path}: not UTF-8 text, so not a run.json written by spc run") from None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UsageError(f"{meta_path}: not a run.json written by spc run ({exc})") from None
-    model = compile_scenario(load_data(data, str(meta_path)), source=str(meta_path), content_hash=meta["scenario"]["hash"])
-    ts = pd.read_parquet(directory / "timeseries.parquet")
-    customers = pd.read_parquet(directory / "customers.parquet")
+    if not isinstance(data, dict):
+        raise UsageError(f"{meta_path}: not a run.json written by spc run (scenario_data is not a mapping)")
+    model = compile_scenario(load_data(data, str(meta_path)), source=str(meta_path), content_hash=content_hash)
+    try:
+        ts = pd.read_parquet(directory / "timeseries.parquet")
+        customers = pd.read_parquet(directory / "customers.parquet")
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise UsageError(f"{directory}: cannot read the run's Parquet files ({str(exc).splitlines()[0]})") from None
     return model, meta, ts, customers
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from simulator.outputs import check_out_file, writing
     from simulator.report import analyse, with_tornado
 
     source = Path(args.source)
     fmt = report_format(args.out, args.format)
+    check_out_file(args.out, "--out")
     if source.is_dir():
         model, meta, ts, customers = _from_run_dir(source)
         inp = analyse(model, meta["scenario"]["hash"], ts, customers, list(meta["strategies"]), meta["replications"],
                       meta["seed"], meta["months"])
     elif source.exists():
-        from simulator.experiment import run_experiment
+        from simulator.experiment import default_workers, resolve_strategies, run_experiment
         from simulator.graph.compiler import compile_loaded
+        from simulator.limits import preflight
         from simulator.scenario.loader import load
 
         loaded = load(source)
         model = compile_loaded(loaded)
+        runs = len(resolve_strategies(loaded.scenario, None)) * (args.replications or loaded.scenario.run.replications)
+        preflight([(loaded.scenario, args.months or loaded.scenario.metadata.horizon_months, runs)],
+                  args.workers or default_workers(runs), kept=True, force=args.force)
         result = run_experiment(model, replications=args.replications, seed=args.seed, months=args.months,
                                 workers=args.workers)
         inp = analyse(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
                       result.replications, result.seed, result.months)
     else:
         raise UsageError(f"no such file or folder: {args.source}")
-    write_report(inp if args.no_tornado else with_tornado(inp, args.workers), args.out, fmt)
+    report_input = inp if args.no_tornado else with_tornado(inp, args.workers)
+    with writing("--out", args.out):
+        write_report(report_input, args.out, fmt)
     print(f"wrote {args.out}")
     return 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.analysis.stats import format_money as _money
 from simulator.errors import UsageError
+from simulator.limits import MAX_MONTHS, add_force, months_arg, replications_arg, workers_arg
 from simulator.results import SUMMARY_METRICS
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ def _seed(value: str) -> int:
     return number
 
 
-MAX_MONTHS = 600
 
 
 def _horizons(value: str) -> list[int]:
@@ -58,10 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate every strategy and print the comparison")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--strategies", help="comma-separated strategy names (default: all; baseline always runs)")
-    p.add_argument("--replications", type=_positive_int, help="replications per strategy (default: the file's run.replications)")
+    p.add_argument("--replications", type=replications_arg,
+                   help="replications per strategy, 1 to 10,000 (default: the file's run.replications)")
     p.add_argument("--seed", type=_seed, help="random seed (default: the file's run.seed)")
-    p.add_argument("--months", type=_positive_int, help="horizon in months (default: the file's metadata.horizon_months)")
-    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--months", type=months_arg, help="horizon in months, 1 to 600 (default: the file's metadata.horizon_months)")
+    p.add_argument("--workers", type=workers_arg, help="worker processes, at most 4 per core (default: all cores)")
+    add_force(p)
     p.add_argument("--out", metavar="DIR", help="write timeseries.parquet, customers.parquet, summary.csv, run.json")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.add_argument("--report", metavar="PATH", help="also write a report (HTML, or Markdown for a .md path)")
@@ -149,18 +151,28 @@ def _num(x: float) -> float | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from simulator.experiment import resolve_strategies
+    from simulator.experiment import default_workers, resolve_strategies
     from simulator.graph.compiler import compile_loaded
+    from simulator.limits import preflight
+    from simulator.outputs import check_out_dir, check_out_file
     from simulator.report import analyse
     from simulator.scenario.loader import load
 
     if not Path(args.file).exists():
         raise UsageError(f"no such file: {args.file}")
+    if args.out:
+        check_out_dir(args.out, "--out")
+    if args.report:
+        check_out_file(args.report, "--report")
     loaded = load(args.file)
     model = compile_loaded(loaded)
     requested = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
     strategies = resolve_strategies(loaded.scenario, requested)
     reps = args.replications or loaded.scenario.run.replications
+    runs = len(strategies) * reps
+    horizons = args.horizons or [args.months or loaded.scenario.metadata.horizon_months]
+    preflight([(loaded.scenario, h, runs) for h in horizons], args.workers or default_workers(runs), kept=True,
+              force=args.force)
     if args.horizons:
         return _run_horizons(loaded, model, strategies, reps, args)
     result = _run_with_progress(model, strategies, reps, args, quiet=args.json)
@@ -169,9 +181,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     document = run_document(loaded, inp)
     if args.out:
         from simulator.export import write_run
+        from simulator.outputs import writing
 
-        write_run(Path(args.out), inp.timeseries, inp.customers, inp.summary,
-                  {**document, "scenario_data": loaded.scenario.as_data()})
+        with writing("--out", args.out):
+            write_run(Path(args.out), inp.timeseries, inp.customers, inp.summary,
+                      {**document, "scenario_data": loaded.scenario.as_data()})
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -181,10 +195,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"wrote {args.out}/timeseries.parquet, customers.parquet, summary.csv, run.json")
     if args.report:
         from simulator.cli_report import report_format, write_report
+        from simulator.outputs import writing
         from simulator.report import with_tornado
 
-        write_report(inp if args.no_tornado else with_tornado(inp, args.workers), args.report,
-                     report_format(args.report, None))
+        report_input = inp if args.no_tornado else with_tornado(inp, args.workers)
+        with writing("--report", args.report):
+            write_report(report_input, args.report, report_format(args.report, None))
         if not args.json:
             print(f"wrote {args.report}")
     return 0

@@ -12,10 +12,12 @@ from simulator.errors import UsageError
 
 FIRM_VALUE = "firm_value"
 BAR = 16  # characters of the longest bar
+MAX_TRAJECTORIES = 1000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _positive_int, _seed
+    from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 
     p = sub.add_parser("sensitivity", help="tornado and Morris screening of a strategy's gain over baseline")
     p.add_argument("file", metavar="FILE")
@@ -24,16 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", help="the strategy whose difference from baseline is measured (default: the first "
                                       "strategy after baseline); 'baseline' measures baseline's own level instead")
     p.add_argument("--swing", type=float, default=20.0, help="± percent around each base value (default 20)")
-    p.add_argument("--replications", type=_positive_int, default=4,
+    p.add_argument("--replications", type=replications_arg, default=4,
                    help="replications per variant and arm (default 4; at least 2 for the swings' confidence intervals)")
     p.add_argument("--seed", type=_seed)
-    p.add_argument("--months", type=_positive_int)
-    p.add_argument("--morris", type=int, default=0, metavar="R", help="also run Morris screening with R trajectories")
+    p.add_argument("--months", type=months_arg)
+    p.add_argument("--morris", type=int, default=0, metavar="R",
+                   help="also run Morris screening with R trajectories (0 to 1,000)")
     p.add_argument("--only", help="comma-separated parameter paths (default: every link effect, numeric parameter and "
                                   "effect size of the compared strategy's initiatives; initiative costs by path too)")
     p.add_argument("--top", type=_positive_int, default=15, help="rows to print (default 15)")
-    p.add_argument("--workers", type=_positive_int)
+    p.add_argument("--workers", type=workers_arg)
     p.add_argument("--json", action="store_true")
+    add_force(p)
     p.set_defaults(func=cmd_sensitivity)
 
 
@@ -58,8 +62,8 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown metric '{args.kpi}' ({closest(args.kpi, kpis) or 'see the README'})")
     if not 0 < args.swing < 100:
         raise UsageError("--swing is a percentage between 0 and 100")
-    if args.morris < 0:
-        raise UsageError("--morris takes a number of trajectories (0 = off)")
+    if not 0 <= args.morris <= MAX_TRAJECTORIES:
+        raise UsageError(f"--morris takes a number of trajectories, 0 (off) to {MAX_TRAJECTORIES:,}")
     data = {k: v for k, v in loaded.data.items() if k != "extends"}
     available = numeric_parameters(data)
     only = [s.strip() for s in args.only.split(",")] if args.only else None
@@ -70,6 +74,11 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     months = args.months or sc.metadata.horizon_months
     workers = args.workers or default_workers(1000)
     baseline = None if strategy == "baseline" else "baseline"
+    swung = len(only or available)  # each parameter at its low and its high, both arms, plus the base
+    runs = (2 * swung + 1 + args.morris * (swung + 1)) * 2 * args.replications
+    from simulator.limits import preflight
+
+    preflight([(sc, months, runs)], workers, kept=False, force=args.force)
     common = dict(strategy=strategy, metric=args.kpi, swing=args.swing / 100, replications=args.replications,
                   seed=seed, months=months, workers=workers, parameters=only, baseline=baseline)
     with _progress(args.json) as report:

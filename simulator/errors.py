@@ -38,3 +38,11 @@ def closest(name: str, candidates: Iterable[str]) -> str:
     """A 'did you mean' hint, or '' when nothing is close."""
     match = difflib.get_close_matches(str(name), sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean '{match[0]}'?" if match else ""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: the command's worker processes are ended and it exits with 128 + 15."""
+
+    def __init__(self, signum: int = 15):
+        self.signum = signum
+        super().__init__(f"terminated by signal {signum}")

@@ -83,7 +83,8 @@ def iter_runs(model: CompiledModel, tasks: Sequence[Task], seed: int, months: in
         return
     data = model.scenario.as_data()
     warm()  # compile or load the service kernel once here; workers inherit it or load it from the disk cache
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(data,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(data,))
+    try:
         futures = [pool.submit(_run_in_worker, task, seed, months) for task in tasks]
         try:
             for future in as_completed(futures):
@@ -92,6 +93,11 @@ def iter_runs(model: CompiledModel, tasks: Sequence[Task], seed: int, months: in
             for f in futures:
                 f.cancel()
             raise
+    finally:
+        from simulator.processes import received
+
+        # after SIGINT/SIGTERM the workers are already ended, perhaps mid-write: waiting could wait forever
+        pool.shutdown(wait=not received, cancel_futures=True)
 
 
 def run_experiment(model: CompiledModel, strategies: Sequence[str] | None = None, replications: int | None = None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing
+import os
 import queue
 import sys
 import threading
@@ -34,7 +35,14 @@ from simulator.scenario.models import Scenario
 _MODELS: dict[str, CompiledModel] = {}  # per worker process: scenario key -> compiled model
 
 
+WORKER_NICE = 5
+"""Workers run this much below the UI's priority (os.nice): while they use every core, the UI still gets one the
+moment it has work (a key press), and when it has none they get the cores as before."""
+
+
 def _warm() -> bool:
+    with contextlib.suppress(OSError, AttributeError):  # (no os.nice on Windows)
+        os.nice(WORKER_NICE)
     warm()  # load the service kernel from the disk cache while the pool starts, not in the first run
     return True
 

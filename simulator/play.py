@@ -90,9 +90,16 @@ def read_decisions(path: str | Path) -> Decisions:
     """Load a decisions file; a bad file is a one-line UsageError."""
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"no such decisions file: {path}")
+        raise UsageError(f"no such decisions file: {path}" if not path.exists() else f"{path}: not a regular file")
+    if path.stat().st_size > 5 * 2**20:
+        raise UsageError(f"{path}: over 5 MiB, too large for a decisions file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text at byte {exc.start} (a decisions file is YAML text; "
+                         "re-save it as UTF-8)") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the decisions file ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

@@ -177,11 +177,22 @@ def _charts(inp: Analysis) -> dict[str, bytes]:
                                                                          ("customer_satisfaction", "Customer satisfaction"),
                                                                          ("headcount", "Headcount")]),
         "whale": charts.whale_chart(inp.customers, inp.strategies),
-        "causal_map": charts.causal_map_chart(inp.model),
     }
+    out.update(_strategy_maps(inp))
     if inp.tornado is not None and len(inp.tornado):
         out["tornado"] = charts.tornado_chart(inp.tornado, "NPV of profit (baseline)")
     return out
+
+
+def _strategy_maps(inp: Analysis) -> dict[str, bytes]:
+    """The strategy map (PNG) coloured by the recommended strategy's KPI status (the first strategy's without one)."""
+    from simulator.graph.strategy_map import draw
+
+    chosen = inp.recommendation.strategy if inp.recommendation is not None else None
+    if chosen not in inp.strategies:
+        chosen = next((s for s in inp.strategies if s != "baseline"), inp.strategies[0] if inp.strategies else None)
+    card = inp.scorecard if not inp.scorecard.empty else None
+    return {"causal_map": draw(inp.model, "png", strategy=chosen, scorecard=card)}
 
 
 def _scorecard_matrix(card: pd.DataFrame, strategies) -> tuple[list[str], list[tuple[str, str, list[tuple[str, str]]]]]:
@@ -328,7 +339,7 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 {img('whale', 'whale curve')}
 {tornado_html}
 <h2>Causal map</h2>
-{img('causal_map', 'causal map')}
+{img('causal_map', 'strategy map')}
 <h3>Feedback loops ({len(inp.model.loops)}; shortest shown)</h3><ul>{loops}</ul>
 </body></html>
 """

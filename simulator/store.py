@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,7 +83,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, read_only: bool = False, config: dict | None = None) -> duckdb.DuckDBPyConnection:
     """A connection, with the usual failures (missing file, file in use, not a database) as one line."""
     import duckdb
 
@@ -91,7 +91,7 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if read_only and not path.exists():
         raise UsageError(f"no such results database: {path} (make one with 'spc batch ... --store {path}')")
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=config or {})
     except duckdb.IOException as exc:
         first = str(exc).splitlines()[0]
         if "lock" in first.lower():
@@ -232,8 +232,10 @@ class Store:
         try:
             yield
         except BaseException as exc:
-            self.con.rollback()
-            self._columns = {t: self._table_columns(t) for t in RESULT_TABLES}
+            with suppress(Exception):  # an interrupted statement may have ended the transaction already
+                self.con.rollback()
+            with suppress(Exception):
+                self._columns = {t: self._table_columns(t) for t in RESULT_TABLES}
             if _interrupted(exc):
                 raise KeyboardInterrupt from None  # Ctrl-C inside a DuckDB statement arrives as its own error
             raise
@@ -250,8 +252,11 @@ class Store:
         self.con.register("_chunk", df)
         try:
             self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _chunk")
-        finally:
-            self.con.unregister("_chunk")
+        except BaseException:  # Ctrl-C cut the insert short: the transaction is aborted until the rollback,
+            with suppress(Exception):  # so unregistering fails too; the error worth reporting is the first
+                self.con.unregister("_chunk")
+            raise
+        self.con.unregister("_chunk")
 
     def write(self, results: Sequence[Any]) -> None:
         """Finished chunks (`ChunkResult`s), all of them or none, in one transaction.
@@ -382,13 +387,53 @@ def list_runs(path: str | Path) -> pd.DataFrame:
             ORDER BY r.run_id""").df()
 
 
-def query(path: str | Path, sql: str) -> pd.DataFrame:
-    """The result of one read-only SQL query (a bad query is a one-line usage error)."""
+SEALED = {"enable_external_access": False, "autoinstall_known_extensions": False,
+          "autoload_known_extensions": False, "allow_community_extensions": False, "lock_configuration": True}
+"""`spc results --sql`: no file, URL or extension beyond the database itself, and no SET to undo that."""
+
+READ_PRAGMAS = ("table_info", "show", "show_tables", "show_tables_expanded", "database_list", "database_size",
+                "storage_info", "version", "platform")
+
+
+def check_read_only_sql(sql: str) -> None:
+    """One SELECT (WITH, SHOW, DESCRIBE, SUMMARIZE and FROM-first queries parse as SELECT) or a reading PRAGMA;
+    anything else (COPY, EXPORT, INSTALL, ATTACH, SET, CREATE, ...) is a UsageError before the query runs."""
+    import re
+
     import duckdb
 
-    with reading(path) as con:
-        try:
-            cur = con.execute(sql)
-            return cur.df() if cur.description else pd.DataFrame()
-        except duckdb.Error as exc:
-            raise UsageError(f"--sql: {str(exc).splitlines()[0]}") from None
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise UsageError(f"--sql: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise UsageError(f"--sql takes one statement, got {len(statements)}")
+    kind = statements[0].type
+    if kind == duckdb.StatementType.SELECT:
+        return
+    if kind == duckdb.StatementType.PRAGMA:
+        name = re.match(r"\s*pragma\s+(\w+)", sql, re.I)
+        if name and name.group(1).lower() in READ_PRAGMAS:
+            return
+        raise UsageError(f"--sql: only reading pragmas are allowed ({', '.join(READ_PRAGMAS)})")
+    raise UsageError(f"--sql: read-only: SELECT, WITH, SHOW, DESCRIBE or a reading PRAGMA, not {kind.name}")
+
+
+def query(path: str | Path, sql: str) -> pd.DataFrame:
+    """The result of one read-only SQL query (a bad or writing query is a one-line usage error).
+
+    The database opens read-only with external access disabled (no other file, no URL, no extension
+    install or autoload) and the configuration locked; only SELECT-like statements and reading pragmas run."""
+    import duckdb
+
+    check_read_only_sql(sql)
+    if Path(path).exists() and not Path(path).is_file():
+        raise UsageError(f"{path}: not a results database file")
+    con = connect(path, read_only=True, config=SEALED)
+    try:
+        cur = con.execute(sql)
+        return cur.df() if cur.description else pd.DataFrame()
+    except duckdb.Error as exc:
+        raise UsageError(f"--sql: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()

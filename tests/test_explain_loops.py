@@ -45,7 +45,8 @@ def test_loops_reinforcing_then_balancing() -> None:
 
 
 def test_explain_and_loops_cli() -> None:
-    proc = run_spc("explain", "tests/data/explain_chain.yaml", "--metric", "B", "--month", "4", "--replications", "1")
+    proc = run_spc("explain", "tests/data/explain_chain.yaml", "--method", "paths", "--metric", "B", "--month", "4",
+                   "--replications", "1")
     assert proc.returncode == 0, proc.stderr
     assert "L → A → B" in proc.stdout and "+6" in proc.stdout
     proc = run_spc("loops", "tests/data/loops_logistic.yaml", "--metric", "adopters", "--replications", "1")
@@ -56,3 +57,41 @@ def test_explain_and_loops_cli() -> None:
                  ["loops", "tests/data/loops_logistic.yaml", "--metric", "adopterz"]):
         proc = run_spc(*args)
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+
+
+def _phases(path: str, metric: str, strategy: str, seed: int, **kw):
+    from simulator.analysis.loops import dominance_phases
+
+    frame = loops_for(compile_file(path), metric, strategy, seed=seed, workers=1, **kw)
+    return [tuple(r) for r in dominance_phases(frame)[["first", "last", "loop_id", "polarity"]].itertuples(index=False)]
+
+
+def test_loop_phases_identical_across_seeds() -> None:
+    """Phases come from the smoothed mean trajectory, merged to >= 3 months: the same for seeds 1, 2 and 3."""
+    logistic = [_phases(str(DATA / "loops_logistic.yaml"), "adopters", "baseline", seed, replications=1)
+                for seed in (1, 2, 3)]
+    assert logistic[0] == logistic[1] == logistic[2]
+    (r_first, r_last, r_id, r_pol), (b_first, b_last, b_id, b_pol) = logistic[0]
+    assert (r_pol, b_pol) == ("reinforcing", "balancing") and b_last == 36
+    assert abs((b_first - 1) - 15.3) <= 1.0  # period p is the change over months p-1..p: the switch is at b_first-1
+    shipped = [_phases("scenarios/service_profit_chain.yaml", "profit", "baseline", seed, replications=3, months=24)
+               for seed in (1, 2, 3)]
+    assert shipped[0] == shipped[1] == shipped[2], shipped
+    assert all(r_last - r_first + 1 >= 3 for r_first, r_last, *_ in shipped[0])
+
+
+def test_phases_merge_flickers() -> None:
+    import pandas as pd
+
+    from simulator.analysis.loops import dominance_phases, phases_sentence
+
+    rows = []
+    pattern = ["R1"] * 6 + ["B1"] + ["R1"] * 5 + ["B1"] * 8  # a one-month flicker at month 8
+    for period, winner in enumerate(pattern, start=2):
+        for lid, pol in (("R1", "reinforcing"), ("B1", "balancing")):
+            share = 0.7 if lid == winner else 0.3
+            rows.append({"period": period, "loop_id": lid, "loop": lid, "polarity": pol, "score": share,
+                         "raw_score": share, "dominant": lid == winner, "moving": True})
+    phases = dominance_phases(pd.DataFrame(rows))
+    assert list(phases["loop_id"]) == ["R1", "B1"] and list(phases["first"]) == [2, 14]
+    assert phases_sentence(phases) == "R1 (reinforcing) dominates months 2-13, then B1 (balancing) dominates months 14-21"

@@ -157,7 +157,7 @@ def test_extends_cycle_and_self_reference(tmp_path: Path) -> None:
 def test_extends_with_bad_values(tmp_path: Path) -> None:
     for value, expected in (("[a, b]", "'extends' must be a file path"), ('""', "'extends' must be a file path"),
                             ('"a\\0b"', "NUL"), ("nowhere.yaml", "base scenario not found"),
-                            (".", "base scenario not found")):
+                            (".", "must name a .yaml file"), ("sub.yaml/", "must name a .yaml file")):
         (tmp_path / "child.yaml").write_text(f"extends: {value}\nmetadata: {{name: x}}\n")
         (problem,) = problems_of(tmp_path / "child.yaml")
         assert expected in problem.message and (problem.line, problem.col) == (1, 10), (value, problem)
@@ -176,10 +176,12 @@ def test_extends_with_a_non_string_name_is_a_scenario_error(tmp_path: Path) -> N
 
 
 def test_extends_is_relative_to_the_child(tmp_path: Path) -> None:
+    """sub/child.yaml's `../base.yaml` is tmp/base.yaml: inside the folder tree of the file loaded (top.yaml)."""
     (tmp_path / "sub").mkdir()
     write_yaml(tmp_path / "base.yaml", minimal_data())
     (tmp_path / "sub" / "child.yaml").write_text("extends: ../base.yaml\nrun: {seed: 3}\n")
-    assert load(tmp_path / "sub" / "child.yaml").scenario.run.seed == 3
+    (tmp_path / "top.yaml").write_text("extends: sub/child.yaml\n")
+    assert load(tmp_path / "top.yaml").scenario.run.seed == 3
 
 
 # --- problems, positions and hints ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ in a thread worker, and hands each `RunSnapshot` to the views.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,7 +35,13 @@ from simulator.graph.compiler import compile_scenario
 from simulator.live import LiveRun, WorkerPool
 from simulator.scenario.levers import apply, levers, save_override
 from simulator.scenario.loader import content_hash, load_data
+from tui.decision import DecisionSnapshot, decide, decision_cost
 from tui.messages import (
+    DecisionCancelled,
+    DecisionFailed,
+    DecisionFinished,
+    DecisionRefined,
+    DecisionStarted,
     LeverEdited,
     ReplicationFinished,
     RunCancelled,
@@ -51,17 +58,19 @@ from tui.snapshot import RunSnapshot
 from tui.widgets.causal_map import CausalMapView, NodeSelected, explanation_text
 from tui.widgets.comparison import ComparisonView
 from tui.widgets.customers import CustomerView
+from tui.widgets.decision import DecisionView
 from tui.widgets.levers import LeverPanel
 from tui.widgets.scorecard import ScorecardView
 from tui.widgets.status import RunStatus
 from tui.widgets.timeseries import TimeSeriesView
 
 TABS = (("comparison", "1 Comparison"), ("scorecard", "2 Scorecard"), ("timeseries", "3 Time series"),
-        ("causal", "4 Causal map"), ("customers", "5 Customers"))
+        ("causal", "4 Causal map"), ("customers", "5 Customers"), ("decision", "6 Decision"))
 COMMANDS = (  # every action, by name, for the command palette (ctrl+p)
     ("open", "Open scenario", "Browse the scenarios folder or type a path"),
     ("rerun", "Run again", "Re-run the comparison now"),
-    ("cancel", "Cancel run", "Stop the running simulation"),
+    ("cancel", "Cancel run", "Stop the running simulation (on the Decision tab: the decision)"),
+    ("decide", "Decide under uncertainty", "Run every strategy over draws of the uncertain assumptions (Decision tab)"),
     ("save", "Save edited scenario", "Write an extends: file holding only the changes"),
     ("toggle_levers", "Toggle lever panel", "Show or hide the levers"),
     ("toggle_auto", "Toggle automatic re-run", "Re-run after each lever edit, or only on r"),
@@ -90,6 +99,7 @@ class SpcApp(App[None]):
         Binding("c", "cancel", "Cancel"),
         Binding("s", "save", "Save"),
         Binding("l", "toggle_levers", "Levers"),
+        Binding("d", "decide", "Decide"),
         Binding("a", "toggle_auto", "Auto-run", show=False),
         Binding("h", "highlight", "Highlight", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
@@ -101,8 +111,16 @@ class SpcApp(App[None]):
     def __init__(self, path: str | Path | None = None, *, replications: int | None = None, seed: int | None = None,
                  months: int | None = None, workers: int | None = None, folders: Iterable[Path] = (),
                  timings: bool = True, debounce: float = 0.8, store: str | Path | None = None,
-                 stored_run: int | None = None, pool: WorkerPool | None = None) -> None:
+                 stored_run: int | None = None, pool: WorkerPool | None = None,
+                 decide_draws: int | None = None) -> None:
         super().__init__()
+        self.decide_draws = decide_draws  # draws of a decision (d); None: the scenario's uncertainty.draws
+        self.decision_id = 0
+        self.deciding = False
+        self.decisions: list[DecisionSnapshot] = []  # every DecisionFinished snapshot received (tests)
+        # per decision still running: (stop, closed) events; stop makes it end at its next stored chunk, closed is
+        # set once its worker processes are closed and its temporary database removed
+        self._decision_events: dict[int, tuple[threading.Event, threading.Event]] = {}
         self.store, self.stored_run = store, stored_run
         self.initial_path = str(path) if path else None
         self.replications, self.seed, self.months = replications, seed, months
@@ -137,13 +155,15 @@ class SpcApp(App[None]):
         self.tabs = TabbedContent(id="tabs")
         self.comparison, self.scorecard = ComparisonView(), ScorecardView()
         self.timeseries, self.causal_map, self.customer_view = TimeSeriesView(), CausalMapView(), CustomerView()
+        self.decision_view = DecisionView(timings=self.timings)
         self.status = RunStatus(id="status", timings=self.timings)
         yield Header(icon="◆")
         yield self.errors
         with Horizontal(id="body"):
             yield self.lever_panel
             with Vertical(id="main"), self.tabs:
-                views = (self.comparison, self.scorecard, self.timeseries, self.causal_map, self.customer_view)
+                views = (self.comparison, self.scorecard, self.timeseries, self.causal_map, self.customer_view,
+                         self.decision_view)
                 for (tab, label), view in zip(TABS, views, strict=True):
                     with TabPane(label, id=tab):
                         yield view
@@ -164,6 +184,10 @@ class SpcApp(App[None]):
     def on_unmount(self) -> None:
         if self.live is not None:
             self.live.cancel()
+        for stop, _ in list(self._decision_events.values()):
+            stop.set()  # a decision stops at its next stored chunk (well under a second), then closes its processes
+        for _, closed in list(self._decision_events.values()):
+            closed.wait(10)
         if self.pool is not None:
             self.pool.shutdown()
 
@@ -193,6 +217,9 @@ class SpcApp(App[None]):
         self.errors.update("")
         self.errors.display = False
         self.highlight = None
+        self.stop_decision(stale=True)
+        self.decision_view.prepare(decision_cost(message.loaded, self.decide_draws),
+                                   bool(message.loaded.scenario.uncertainty.assumptions))
         self.start_run()
         # Building the panels (dozens of widgets) competes with the first in-process run for the interpreter
         # lock, so it waits for the first result (or a second, whichever comes first).
@@ -349,6 +376,8 @@ class SpcApp(App[None]):
         if active == "customers" and a is not None and self._rendered.get("customers") is not a.customers:
             self.customer_view.show(snap)
             self._rendered["customers"] = a.customers
+        if active == "decision" and a is not None and a.recommendation is not None:
+            self.decision_view.show_run(a.recommendation.headline, a.recommendation.reasons, a.replications)
 
     @work(thread=True, exclusive=True, group="scorecard")
     def _fill_scorecard(self, snap: RunSnapshot) -> None:
@@ -417,6 +446,10 @@ class SpcApp(App[None]):
             self.start_run()
 
     def action_cancel(self) -> None:
+        if self.tabs.active == "decision" and self.deciding:
+            self.stop_decision()
+            self.status.message("Cancelling the decision…")
+            return
         if self.live is not None and not self.live.cancelled:
             self.live.cancel()
             self.status.message("Cancelling…")
@@ -479,6 +512,92 @@ class SpcApp(App[None]):
             yield SystemCommand(title, help_text, getattr(self, f"action_{name}"))
         for i, (tab, label) in enumerate(TABS, start=1):
             yield SystemCommand(f"Show {label[2:]}", f"Key {i}", lambda t=tab: self.action_show_tab(t))
+
+    # ---- deciding (the Decision tab) ------------------------------------------------------------------------
+    def action_decide(self) -> None:
+        """Show the Decision tab and decide for the open scenario (with its lever edits), unless one is running."""
+        self.tabs.active = "decision"
+        if self.loaded is None:
+            self.notify("A decision needs a scenario file: open one (o)", severity="warning")
+            return
+        if not self.loaded.scenario.uncertainty.assumptions:
+            self.notify("No uncertain assumptions in this scenario: the Decision tab says how to add ranges",
+                        severity="warning")
+            return
+        if self.deciding:
+            self.notify("A decision is running: c on this tab cancels it")
+            return
+        loaded = self.loaded
+        if self.changes:
+            from dataclasses import replace
+
+            data = apply(loaded.data, self.changes)
+            try:
+                loaded = replace(loaded, scenario=load_data(data, str(loaded.path)), data=data)
+            except (ScenarioError, UsageError) as exc:
+                first = exc.problems[0].message if isinstance(exc, ScenarioError) else str(exc)
+                self.notify(f"Fix the lever edits first: {first}", title="No decision", severity="error")
+                return
+        cost = decision_cost(loaded, self.decide_draws)
+        self.decision_id += 1
+        self.deciding = True
+        events = (threading.Event(), threading.Event())
+        self._decision_events[self.decision_id] = events
+        self.decision_view.show(DecisionSnapshot(self.decision_id, cost.draws, 0, cost.runs, 0.0, None), "starting")
+        from simulator.experiment import default_workers
+
+        pool = self.pool is not None and not self.pool.failed  # else no forkserver: the decision runs in-process
+        self._decide(loaded, self.decision_id, self.worker_count or default_workers(cost.runs) if pool else 1, *events)
+
+    def stop_decision(self, stale: bool = False) -> None:
+        """Stop the running decision; `stale`: its last messages are no longer shown (another scenario opened)."""
+        for stop, _ in list(self._decision_events.values()):  # list: a finishing worker removes its entry
+            stop.set()
+        if stale:
+            self.decision_id += 1
+            self.deciding = False
+
+    @work(thread=True, group="decide")
+    def _decide(self, loaded: LoadedScenario, decision_id: int, workers: int, stop: threading.Event,
+                closed: threading.Event) -> None:
+        kinds = {"started": DecisionStarted, "refined": DecisionRefined, "finished": DecisionFinished,
+                 "cancelled": DecisionCancelled}
+        try:
+            decide(loaded, decision_id, workers, lambda kind, snap: self.post_message(kinds[kind](snap)), stop.is_set,
+                   self.decide_draws)
+        except Exception as exc:  # a failed decision is shown, never fatal
+            self.post_message(DecisionFailed(decision_id, f"{type(exc).__name__}: {exc}"))
+        finally:
+            closed.set()
+            self._decision_events.pop(decision_id, None)
+
+    def _decision_message(self, snap: DecisionSnapshot, state: str) -> bool:
+        if snap.decision_id != self.decision_id or not self.status.is_attached:  # stale, or the app is closing
+            return False
+        if state in ("done", "cancelled"):
+            self.deciding = False
+        self.decision_view.show(snap, state)
+        return True
+
+    def on_decision_started(self, message: DecisionStarted) -> None:
+        self._decision_message(message.snapshot, "running")
+
+    def on_decision_refined(self, message: DecisionRefined) -> None:
+        self._decision_message(message.snapshot, "running")
+
+    def on_decision_finished(self, message: DecisionFinished) -> None:
+        if self._decision_message(message.snapshot, "done"):
+            self.decisions.append(message.snapshot)
+
+    def on_decision_cancelled(self, message: DecisionCancelled) -> None:
+        if self._decision_message(message.snapshot, "cancelled"):
+            self.status.message("Decision cancelled")
+
+    def on_decision_failed(self, message: DecisionFailed) -> None:
+        snap = DecisionSnapshot(message.decision_id, 0, 0, 0, 0.0, None, error=message.error)
+        if self._decision_message(snap, "failed"):
+            self.deciding = False
+            self.notify(message.error, title="Decision failed", severity="error")
 
     # ---- explain ---------------------------------------------------------------------------------------
     def on_node_selected(self, message: NodeSelected) -> None:

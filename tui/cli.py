@@ -12,21 +12,59 @@ import sys
 
 from simulator.cli_run import _positive_int, _seed
 from simulator.errors import UsageError
+from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tui", help="explore a scenario interactively in the terminal UI")
     p.add_argument("file", metavar="FILE", nargs="?", help="scenario to open (default: the scenario browser)")
-    p.add_argument("--replications", type=_positive_int, help="replications per strategy (default: the file's)")
+    p.add_argument("--replications", type=replications_arg, help="replications per strategy (default: the file's)")
     p.add_argument("--seed", type=_seed, help="random seed (default: the file's run.seed)")
-    p.add_argument("--months", type=_positive_int, help="horizon in months (default: the file's)")
-    p.add_argument("--workers", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--months", type=months_arg, help="horizon in months (default: the file's)")
+    p.add_argument("--workers", type=workers_arg, help="worker processes (default: all cores)")
+    p.add_argument("--draws", type=_positive_int,
+                   help="draws of the uncertain assumptions for the Decision tab (default: the file's uncertainty.draws)")
     p.add_argument("--store", metavar="DB", help="open a stored run from a results database (spc batch)")
     p.add_argument("--run", type=_positive_int, metavar="ID", help="with --store: the run to open (spc results DB)")
     p.add_argument("--serve", action="store_true", help="serve the app to a web browser (textual-serve)")
     p.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=_positive_int, default=8000, help="with --serve: port (default 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="with --serve: port (default 8000)")
+    add_force(p)
     p.set_defaults(func=cmd_tui)
+
+
+def _port(value: str) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {number}")
+    return number
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Refuse a scenario whose first run would not fit (unless --force); a broken file is the app's to show."""
+    from simulator.errors import ScenarioError
+    from simulator.experiment import default_workers, resolve_strategies
+    from simulator.limits import preflight
+    from simulator.scenario.loader import load
+
+    try:
+        sc = load(args.file).scenario
+    except ScenarioError:
+        return
+    runs = len(resolve_strategies(sc, None)) * (args.replications or sc.run.replications)
+    preflight([(sc, args.months or sc.metadata.horizon_months, runs)], args.workers or default_workers(runs),
+              kept=True, force=args.force)
 
 
 def _own_command(args: argparse.Namespace) -> str:
@@ -34,10 +72,14 @@ def _own_command(args: argparse.Namespace) -> str:
     parts = [sys.executable, "-m", "simulator.cli", "tui"]
     if args.file:
         parts.append(args.file)
-    for flag in ("replications", "seed", "months", "workers", "store", "run"):
+    for flag in ("replications", "seed", "months", "workers", "draws", "store", "run"):
         value = getattr(args, flag)
         if value is not None:
             parts += [f"--{flag}", str(value)]
+    if args.force:
+        parts.append("--force")
+    for folder in getattr(args, "base_dir", None) or []:
+        parts += ["--base-dir", folder]
     return shlex.join(parts)
 
 
@@ -50,11 +92,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
         raise UsageError("--store and --run go together: spc tui --store results.duckdb --run ID")
     if args.store:
         existing_file(args.store)
+    if args.file and not args.serve:
+        _preflight(args)
     if args.serve:
         try:
             from textual_serve.server import Server
         except ImportError:
             raise UsageError("--serve needs textual-serve (pip install textual-serve)") from None
+        if not _loopback(args.host):
+            print(f"warning: --host {args.host} lets other machines reach this app, which has no authentication: "
+                  "anyone who can connect can run scenarios and read the files it opens", file=sys.stderr)
         print(f"Serving spc tui on http://{args.host}:{args.port} (Ctrl-C stops)", file=sys.stderr)
         Server(_own_command(args), host=args.host, port=args.port, title="spc").serve()
         return 0
@@ -65,5 +112,5 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from tui.app import SpcApp  # the engine never imports the UI; only this command does
 
     SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months, workers=args.workers,
-           store=args.store, stored_run=args.run, pool=pool).run()
+           store=args.store, stored_run=args.run, pool=pool, decide_draws=args.draws).run()
     return 0

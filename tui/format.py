@@ -37,3 +37,13 @@ def delta_text(value: float, low: float, high: float) -> Text:
     """Δ with its CI, green when the whole CI is above zero, red when below, plain when it spans zero."""
     style = "green" if low > 0 else "red" if high < 0 else ""
     return Text(f"{signed_money(value)} [{signed_money(low)}, {signed_money(high)}]", style=style)
+
+
+def recommendation_text(headline: str, reasons: tuple[str, ...] | list[str], more: int = 0) -> Text:
+    """The recommendation as the CLI's Decision panel prints it: the headline in bold, one reason a line."""
+    text = Text(headline, style="bold")
+    for reason in reasons:
+        text.append("\n" + reason)
+    if more:
+        text.append(f"\n+{more} more reason{'s' if more != 1 else ''}: key 6 (Decision)", style="dim")
+    return text

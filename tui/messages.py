@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from simulator import CompiledModel, LoadedScenario, Problem
+from tui.decision import DecisionSnapshot
 from tui.snapshot import RunSnapshot
 
 
@@ -52,3 +53,33 @@ class LeverEdited(Message):
     path: str
     value: float | None
     original: float | None  # the value in the opened file, so an edit back to it is no change
+
+
+@dataclass
+class DecisionStarted(Message):
+    """The decision's worker processes are up and its runs registered; nothing analysed yet."""
+
+    snapshot: DecisionSnapshot
+
+
+@dataclass
+class DecisionRefined(Message):
+    """More draws landed; the snapshot holds the decision over the complete draws so far (or None)."""
+
+    snapshot: DecisionSnapshot
+
+
+@dataclass
+class DecisionFinished(Message):
+    snapshot: DecisionSnapshot
+
+
+@dataclass
+class DecisionCancelled(Message):
+    snapshot: DecisionSnapshot
+
+
+@dataclass
+class DecisionFailed(Message):
+    decision_id: int
+    error: str

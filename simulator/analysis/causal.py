@@ -4,7 +4,8 @@
 A partial change is how much a target moved *because of one source*: for a scenario link it is the
 link function's contribution at the new source value minus that at the old one (exact for the link's
 own form, delays included); for the engine's own paths (port to port, no formula) it is a gain
-estimated from the paired changes by least squares with the gain's sign fixed by the ports table,
+estimated from the paired changes by least squares with the gain's sign fixed by the ports table
+(`signed_lsq`: scipy's nnls on sign-flipped columns),
 except where the engine's accounting gives an identity (profit = revenue - costs; customers = won -
 lost accumulated; costs split into wages, turnover costs and the rest).
 """
@@ -126,17 +127,20 @@ def link_input(model: CompiledModel, link_id: str, series: Mapping[str, np.ndarr
     return smoothing(x, link.delay_days, model.scenario.metadata.period_days, starts.get(link.source, float(x[0])))
 
 
-def signed_nnls(X: np.ndarray, y: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    """Least squares y ~ X g with each gain's sign fixed (a small active-set method; no scipy needed)."""
-    k = X.shape[1]
+def signed_lsq(X: np.ndarray, y: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """Least squares y ~ X g with each gain's sign fixed (g_i * signs_i >= 0): `scipy.optimize.nnls` on the
+    sign-flipped columns (a full active-set method: variables leave *and* re-enter), with
+    `scipy.optimize.lsq_linear` as the fallback when nnls does not converge."""
+    from scipy.optimize import lsq_linear, nnls
+
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    signs = np.where(np.asarray(signs, dtype=float) < 0, -1.0, 1.0)
+    if X.size == 0:
+        return np.zeros(X.shape[1] if X.ndim == 2 else 0)
     Xs = X * signs
-    active = list(range(k))
-    beta = np.zeros(k)
-    while active:
-        sol, *_ = np.linalg.lstsq(Xs[:, active], y, rcond=None)
-        if (sol >= 0).all():
-            beta[:] = 0.0
-            beta[active] = sol
-            break
-        active.pop(int(np.argmin(sol)))
-    return beta * signs
+    try:
+        beta, _ = nnls(Xs, y, maxiter=50 * max(X.shape[1], 1))
+    except RuntimeError:  # iteration limit: the bounded trust-region solver always returns
+        beta = lsq_linear(Xs, y, bounds=(0.0, np.inf), method="bvls").x
+    return np.maximum(beta, 0.0) * signs

@@ -206,7 +206,7 @@ class _Decomposer:
             return out
         X = np.column_stack([self.delta(p) for p in parents])
         signs = np.array([float(self.graph.edges[p, name].get("sign", 1) or 1) for p in parents])
-        gains = causal.signed_nnls(X, y, signs)
+        gains = causal.signed_lsq(X, y, signs)
         for p, g in zip(parents, gains, strict=True):
             if g != 0:
                 out.parents[p] = g * self.delta(p)

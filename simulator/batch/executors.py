@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from simulator.batch.worker import Chunk, ChunkResult, run_chunk
@@ -62,44 +63,119 @@ def _init_process() -> None:
     threading.Thread(target=_watch_parent, daemon=True).start()
 
 
+class WorkerDied(Exception):
+    """A worker process died (killed, out of memory) running the same chunk twice: names its tasks and why."""
+
+
+def _tasks_text(chunk: Chunk) -> str:
+    tasks = [f"run {p.run_id} strategy {s} replication {r}" for p in chunk.parts for s, r in p.tasks]
+    return tasks[0] + (f" (and {len(tasks) - 1} more task(s) of its chunk)" if len(tasks) > 1 else "")
+
+
 class ProcessExecutor:
     """Local worker processes, all started here and now.
 
     Forked where the platform can (no re-import: a worker is ready in milliseconds), so make this
     executor before opening the database or starting a progress bar: the workers are forked before
-    any of their threads exist. Elsewhere they are spawned.
+    any of their threads exist. Elsewhere they are spawned. A process that already runs threads (a
+    terminal UI) passes `start_method="forkserver"`: a fork copies locks its other threads may hold.
+
+    A worker that dies (killed, out of memory) breaks the pool: a new pool starts and every chunk that
+    was in flight runs again, one at a time, so the chunk that kills a worker again is known; it stops
+    the batch with `WorkerDied` (what was stored stays stored).
     """
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, start_method: str | None = None):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.description = f"{self.workers} local processes"
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        ctx = multiprocessing.get_context(method)
+        method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        self._ctx = multiprocessing.get_context(method)
         from simulator.engine._numba import warm
 
         warm()  # compile or load the engine's kernels once here, so workers load them from the disk cache
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_process)
+        self._start()
+
+    def _start(self) -> None:
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_process)
         for future in [self._pool.submit(os.getpid) for _ in range(self.workers)]:
             future.result()  # start every worker now, not inside the timed batch
+
+    def _restart(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._start()
+
+    def _why(self) -> str:
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.join(1.0)  # the pool has just ended them: reap them so that their exit codes are known
+        codes = sorted({p.exitcode for p in processes if p.exitcode not in (None, 0)})
+        if len(codes) > 1 and -signal.SIGTERM in codes:
+            codes.remove(-signal.SIGTERM)  # the pool ends the other workers itself once one has died
+        if not codes:
+            return "it ended abruptly"
+        names = []
+        for code in codes:
+            if code < 0:
+                try:
+                    names.append(f"killed by {signal.Signals(-code).name}")
+                except ValueError:
+                    names.append(f"killed by signal {-code}")
+            else:
+                names.append(f"exit code {code}")
+        return ", ".join(names) + (" (out of memory?)" if -signal.SIGKILL in codes else "")
 
     def imap_unordered(self, chunks: Iterable[Chunk]) -> Iterator[list[ChunkResult]]:
         window = self.workers * IN_FLIGHT_PER_WORKER
         source = iter(chunks)
-        pending: set[Future] = set()
+        pending: dict[Future, Chunk] = {}
+        suspects: list[Chunk] = []  # in flight when a worker died: run again, alone
+        retrying = False
         try:
             while True:
-                while len(pending) < window and (chunk := next(source, None)) is not None:
-                    pending.add(self._pool.submit(run_chunk, chunk))
+                while not retrying and len(pending) < (1 if suspects else window):
+                    if suspects:
+                        chunk, retrying = suspects.pop(0), True
+                    elif (chunk := next(source, None)) is None:
+                        break
+                    try:
+                        pending[self._pool.submit(run_chunk, chunk)] = chunk
+                    except BrokenProcessPool:  # a worker died before wait() saw it: none of these ran to the end
+                        suspects[:0] = [*pending.values(), chunk]
+                        pending.clear()
+                        retrying = False
+                        self._restart()
                 if not pending:
                     return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield [result for future in done for result in future.result()]
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                results: list[ChunkResult] = []
+                broken = False
+                for future in done:
+                    chunk = pending.pop(future)
+                    try:
+                        results += future.result()
+                    except BrokenProcessPool:
+                        if retrying:
+                            raise WorkerDied(f"a worker process died twice running {_tasks_text(chunk)}: "
+                                             f"{self._why()}") from None
+                        broken = True
+                        suspects.append(chunk)
+                    else:
+                        retrying = retrying and bool(pending)
+                if broken:
+                    suspects += pending.values()  # lost with the pool, whichever chunk killed it
+                    pending.clear()
+                    self._restart()
+                if results:
+                    yield results
         finally:
             for future in pending:
                 future.cancel()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        from simulator.processes import received
+
+        # after SIGINT/SIGTERM the workers are already ended, perhaps mid-write: waiting could wait forever
+        self._pool.shutdown(wait=not received, cancel_futures=True)
 
 
 class DaskExecutor:
@@ -159,13 +235,15 @@ class DaskExecutor:
             self._cluster.close()
 
 
-def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None) -> Executor:
+def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None,
+                  start_method: str | None = None) -> Executor:
+    """`start_method`: how "processes" starts its workers (default: fork where available; see ProcessExecutor)."""
     if scheduler and kind != "dask":
         raise UsageError("--scheduler is for --executor dask")
     if kind == "local":
         return LocalExecutor()
     if kind == "processes":
-        return LocalExecutor() if (workers or os.cpu_count() or 1) <= 1 else ProcessExecutor(workers)
+        return LocalExecutor() if (workers or os.cpu_count() or 1) <= 1 else ProcessExecutor(workers, start_method)
     if kind == "dask":
         return DaskExecutor(scheduler, workers)
     raise UsageError(f"unknown executor '{kind}' (one of {', '.join(EXECUTORS)})")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from simulator.errors import UsageError, closest
+from simulator.limits import MAX_SAMPLES, MAX_VARIANTS
 from simulator.scenario import models as m
 from simulator.scenario.paths import bounds
 
@@ -151,8 +152,8 @@ def parse_sample(text: str) -> int:
         count = int(n)
     except ValueError:
         raise UsageError(f"--sample: N in lhs:N must be a whole number, got '{n}'") from None
-    if count < 1:
-        raise UsageError("--sample: N in lhs:N must be at least 1")
+    if not 1 <= count <= MAX_SAMPLES:
+        raise UsageError(f"--sample: N in lhs:N is 1 to {MAX_SAMPLES:,}, got {count:,}")
     return count
 
 
@@ -169,6 +170,9 @@ def make_design(sweeps: Sequence[str], ranges: Sequence[str], sample: str | None
         if key in seen:
             raise UsageError(f"{key} is given twice (each key goes in one --sweep or one --range)")
         seen.add(key)
+    if count(design) > MAX_VARIANTS:
+        raise UsageError(f"the sweep makes {count(design):,} variants of each file, more than {MAX_VARIANTS:,}; "
+                         "use fewer values or samples")
     return design
 
 

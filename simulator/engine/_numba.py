@@ -89,9 +89,7 @@ def compile_kernel(func: Callable[..., object], signature: str,
         return None
     scope = dict(func.__globals__)
     for helper in helpers:
-        if helper not in _HELPERS:  # compiled once per process, shared by the kernels that call it
-            _HELPERS[helper] = numba.njit(nogil=True, error_model="numpy")(helper)
-        scope[helper.__name__] = _HELPERS[helper]
+        scope[helper.__name__] = _compiled_helper(numba, helper, helpers)
     bound = types.FunctionType(func.__code__, scope, func.__name__, func.__defaults__, func.__closure__)
     # numba's disk cache is keyed by the kernel's own source file only: a changed helper or constant from
     # another module would load stale machine code. The fingerprint in the name makes such a change a new entry.
@@ -102,6 +100,22 @@ def compile_kernel(func: Callable[..., object], signature: str,
         return numba.njit(signature, cache=True, nogil=True, error_model="numpy")(func)
     except RuntimeError:  # no writable cache location at all: compile in memory, every process
         return numba.njit(signature, cache=False, nogil=True, error_model="numpy")(func)
+
+
+def _compiled_helper(numba: types.ModuleType, helper: Callable[..., object],
+                     helpers: tuple[Callable[..., object], ...]) -> Callable[..., object]:
+    """`helper` compiled once per process (shared by the kernels that call it), with the other `helpers` it calls
+    by name bound in a copy of its globals: a kernel may call another kernel's function as a helper (the helpers
+    it calls listed with it)."""
+    if helper not in _HELPERS:
+        scope = dict(helper.__globals__)
+        for other in helpers:
+            if other is not helper and other.__name__ in helper.__code__.co_names:
+                scope[other.__name__] = _compiled_helper(numba, other, helpers)
+        bound = types.FunctionType(helper.__code__, scope, helper.__name__, helper.__defaults__, helper.__closure__)
+        bound.__qualname__, bound.__module__ = helper.__qualname__, helper.__module__
+        _HELPERS[helper] = numba.njit(nogil=True, error_model="numpy")(bound)
+    return _HELPERS[helper]
 
 
 class LazyKernel:
@@ -155,36 +169,40 @@ def pairwise_sum(a, n):  # pragma: no cover - compiled into the kernels that use
     while sp > 0:
         lo = los[sp - 1]
         m = lens[sp - 1]
-        if m <= 128:
+        if m <= 128:  # (unsigned indices: no wrap-around test for negative ones, so the loads go in a row)
+            base = np.uint64(lo)
+            stop = np.uint64(lo + m)
             if m < 8:
                 res = -0.0
-                for i in range(lo, lo + m):
+                i = base
+                while i < stop:
                     res += a[i]
+                    i += np.uint64(1)
             else:
-                r0 = a[lo]
-                r1 = a[lo + 1]
-                r2 = a[lo + 2]
-                r3 = a[lo + 3]
-                r4 = a[lo + 4]
-                r5 = a[lo + 5]
-                r6 = a[lo + 6]
-                r7 = a[lo + 7]
-                i = lo + 8
-                end = lo + m - m % 8
+                r0 = a[base]
+                r1 = a[base + np.uint64(1)]
+                r2 = a[base + np.uint64(2)]
+                r3 = a[base + np.uint64(3)]
+                r4 = a[base + np.uint64(4)]
+                r5 = a[base + np.uint64(5)]
+                r6 = a[base + np.uint64(6)]
+                r7 = a[base + np.uint64(7)]
+                i = base + np.uint64(8)
+                end = np.uint64(lo + m - m % 8)
                 while i < end:
                     r0 += a[i]
-                    r1 += a[i + 1]
-                    r2 += a[i + 2]
-                    r3 += a[i + 3]
-                    r4 += a[i + 4]
-                    r5 += a[i + 5]
-                    r6 += a[i + 6]
-                    r7 += a[i + 7]
-                    i += 8
+                    r1 += a[i + np.uint64(1)]
+                    r2 += a[i + np.uint64(2)]
+                    r3 += a[i + np.uint64(3)]
+                    r4 += a[i + np.uint64(4)]
+                    r5 += a[i + np.uint64(5)]
+                    r6 += a[i + np.uint64(6)]
+                    r7 += a[i + np.uint64(7)]
+                    i += np.uint64(8)
                 res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-                while i < lo + m:
+                while i < stop:
                     res += a[i]
-                    i += 1
+                    i += np.uint64(1)
             values[vp] = res
             vp += 1
             sp -= 1

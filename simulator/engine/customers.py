@@ -14,10 +14,8 @@ from simulator.engine.rng import (
     ARRIVALS,
     CHURN,
     DISPOSITION,
-    HASH_HELPERS,
     SEGMENT_SHIFT,
     KeyedRandom,
-    _unit,
     customer_keys,
 )
 from simulator.scenario.models import Scenario
@@ -68,12 +66,14 @@ class CustomerBase:
         self.arrival_used = np.zeros(self.n_segments)
         self.arrival_budget = np.array([float(self._gaps(s, int(self.next_ordinal[s]), 1)[0])
                                         for s in range(self.n_segments)])
-        self.step_contacts_by_segment = np.zeros(self.n_segments, dtype=np.int64)
-        self.step_purchases_by_segment = np.zeros(self.n_segments, dtype=np.int64)
         self._sums = np.zeros(1)
         self._bases = {p: rng._base(p, 0) for p in (ARRIVALS, DISPOSITION, CHURN)}  # draws keyed without a step
-        self._arrival_draws = np.zeros(self.n_segments, dtype=np.int64)  # the compiled clock's buffers
-        self._arrival_uniforms = np.empty(64)
+        # the compiled clock: per segment, draws made ahead for a window of ordinals (see _refill_window)
+        self._arrival_k: object = False  # the ARRIVE kernel (None: numpy), looked up on first use
+        self._window_start = np.asarray(counts, dtype=np.int64)
+        self._gap_logs = self._normals = self._churn_logs = np.empty((self.n_segments, 0))
+        self._arrival_draws = np.zeros(self.n_segments, dtype=np.int64)
+        self._arrival_logs = np.empty(0)
         self._arrival_out = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64), np.empty(0))
 
     # ---- growth ------------------------------------------------------------------------------------------
@@ -121,9 +121,11 @@ class CustomerBase:
 
         Arrivals come in segment order, each at the exact moment its segment's accumulated rate crosses
         the running sum of its keyed gaps."""
-        kernels = _arrival_kernels()
-        if kernels is not None:
-            joined = self._arrive_compiled(rate_per_day, t, dt, kernels)
+        kernel = self._arrival_k
+        if kernel is False:  # looked up once per customer base (LazyKernel.get per call costs microseconds)
+            kernel = self._arrival_k = ARRIVE.get()
+        if kernel is not None:
+            joined = self._arrive_compiled(rate_per_day, t, dt, kernel)
             if joined is not None:
                 return joined
         segs_out, ords_out, times_out = [], [], []
@@ -154,46 +156,52 @@ class CustomerBase:
             return np.zeros(0, dtype=np.int64)
         return self._append(np.concatenate(segs_out), np.concatenate(ords_out), np.concatenate(times_out))
 
-    def _arrive_compiled(self, rate_per_day: np.ndarray, t: float, dt: float, kernels: tuple) -> np.ndarray | None:
-        """arrive() in kernels, or None (nothing changed) when a segment needs more gaps than the first batch."""
-        plan_k, clock_k, keys_k, fill_k = kernels
+    def _arrive_compiled(self, rate_per_day: np.ndarray, t: float, dt: float, kernel) -> np.ndarray | None:
+        """arrive() in one kernel call (ARRIVE) on draws made ahead, or None (nothing changed) when a segment needs
+        more gaps than the first batch: then the numpy clock."""
         rates = np.ascontiguousarray(rate_per_day, dtype=np.float64)
-        n_draws = self._arrival_draws
-        uniforms = self._arrival_uniforms
-        total = plan_k(rates, self.arrival_used, self.arrival_budget, self.next_ordinal, dt,
-                       self._bases[ARRIVALS], n_draws, uniforms)
-        if total < 0:  # more gaps than the buffer holds: a bigger one
-            uniforms = self._arrival_uniforms = np.empty(2 * -total)
-            total = plan_k(rates, self.arrival_used, self.arrival_budget, self.next_ordinal, dt,
-                           self._bases[ARRIVALS], n_draws, uniforms)
-        logs = np.log(uniforms[:total], out=uniforms[:total])
-        n_max = total + self.n_segments
-        if self._arrival_out[0].shape[0] < n_max:
-            self._arrival_out = (np.empty(2 * n_max, dtype=np.int32), np.empty(2 * n_max, dtype=np.int64),
-                                 np.empty(2 * n_max))
-        seg_out, ord_out, time_out = self._arrival_out
-        n_new = clock_k(logs, rates, self.arrival_used, self.arrival_budget, self.next_ordinal, n_draws, dt, t,
-                        seg_out, ord_out, time_out)
-        if n_new < 0:
-            return None
-        if n_new == 0:
-            return np.zeros(0, dtype=np.int64)
-        return self._append_arrivals(seg_out[:n_new], ord_out[:n_new], time_out[:n_new], keys_k, fill_k)
-
-    def _append_arrivals(self, segs: np.ndarray, ordinals: np.ndarray, joined: np.ndarray, keys_k, fill_k) -> np.ndarray:
-        """_append for arrivals (no tilt) in kernels."""
-        n = segs.size
+        while True:
+            width = self._gap_logs.shape[1]
+            room = self.n_segments * (width + 1)  # the most arrivals one call can make
+            self._grow(self.size + room)
+            if self._arrival_out[0].shape[0] < room:
+                self._arrival_out = (np.empty(room, dtype=np.int32), np.empty(room, dtype=np.int64), np.empty(room))
+                self._arrival_logs = np.empty(room)
+            seg_out, ord_out, time_out = self._arrival_out
+            n_new = kernel(rates, self.arrival_used, self.arrival_budget, self.next_ordinal, dt, t, self._window_start,
+                           self._gap_logs, self._normals, self._churn_logs, self._arrival_draws, self._arrival_logs,
+                           seg_out, ord_out, time_out, float(self._spread), self.initial_satisfaction, self.size,
+                           self.segment, self.active, self.key, self.joined_day, self.left_day, self.disposition,
+                           self.satisfaction, self.hazard_used, self.churn_budget)
+            if n_new >= 0:
+                break
+            if n_new == -1 - self.n_segments:
+                return None
+            self._refill_window(-1 - n_new, int(self._arrival_draws[-1 - n_new]))
         first = self.size
-        self._grow(first + n)
-        uniforms = np.empty(2 * n)
-        keys_k(segs, ordinals, self._bases[DISPOSITION], self._bases[CHURN], self.key[first:first + n], uniforms)
-        normal = ndtri(uniforms[:n])
-        logs = np.log(uniforms[n:])
-        fill_k(segs, joined, normal, logs, float(self._spread), self.initial_satisfaction, first, self.segment,
-               self.active, self.joined_day, self.left_day, self.disposition, self.satisfaction, self.hazard_used,
-               self.churn_budget)
-        self.size += n
-        return np.arange(first, first + n)
+        self.size += n_new
+        return np.arange(first, first + n_new)
+
+    def _refill_window(self, segment: int, draws: int) -> None:
+        """Draw ahead for `segment` from its next ordinal: per ordinal, numpy's log of its ARRIVALS uniform (the gap
+        before that arrival), ndtri of its DISPOSITION uniform and log of its CHURN uniform, as _gaps and _append
+        draw them. The window holds a call's `draws` gaps and more; all segments' windows widen together."""
+        width = self._gap_logs.shape[1]
+        if width < draws + 2:
+            width = max(256, 2 * (draws + 2), 2 * width)
+            self._gap_logs, self._normals, self._churn_logs = (np.empty((self.n_segments, width)) for _ in range(3))
+            self._window_start[:] = -1  # every window is refilled on its next use
+            segments = range(self.n_segments)
+        else:
+            segments = range(segment, segment + 1)
+        for s in segments:
+            start = int(self.next_ordinal[s])
+            keys = np.arange(start, start + width, dtype=np.uint64)
+            keys |= np.uint64(s << SEGMENT_SHIFT)  # = customer_keys(s, ordinals)
+            np.log(self._rng.uniform(ARRIVALS, keys), out=self._gap_logs[s])
+            ndtri(self._rng.uniform(DISPOSITION, keys), out=self._normals[s])
+            np.log(self._rng.uniform(CHURN, keys), out=self._churn_logs[s])
+            self._window_start[s] = start
 
     def accumulate_churn(self, idx: np.ndarray, hazard_dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add each customer's hazard over the step to its clock -> (leaves?, fraction of the step before leaving)."""
@@ -235,6 +243,19 @@ class CustomerBase:
         sat, nps = self._satisfaction_and_nps_numpy()
         return sat, nps, self.active_count
 
+    def state_after_step(self, kernel, idx: np.ndarray, promoters: np.ndarray) -> tuple[float, float, int]:
+        """satisfaction_nps_and_count() with the compiled step's state kernel (STATE), which also writes the active
+        customers in idx[:n] and the promoters per segment, as the next step starts from them."""
+        packed = self._packed
+        if packed.shape[0] < self.size:
+            packed = self._packed = np.empty(self.segment.shape[0])
+        sums = self._sums
+        n, n_promoters, detractors = kernel(self.active, self.segment, self.satisfaction, self.size, packed, sums, idx,
+                                            promoters)
+        if n == 0:
+            return 0.0, 0.0, 0
+        return float(sums[0] / n), 100.0 * (n_promoters - detractors) / n, n
+
     def _satisfaction_and_nps_numpy(self) -> tuple[float, float]:
         sat = self.satisfaction[: self.size][self.active[: self.size]]
         if sat.size == 0:
@@ -256,13 +277,11 @@ class CustomerBase:
             keep = (1.0 - smoothing) ** k[touched]
             self.satisfaction[touched] = self.satisfaction[touched] * keep + mean_score * (1.0 - keep)
         self.cost_to_serve[:n] += np.bincount(who[served], weights=cost[served], minlength=n)
-        self.step_contacts_by_segment = np.bincount(self.segment[who], minlength=self.n_segments)
 
     def record_purchases(self, idx: np.ndarray, buys: np.ndarray, revenue: np.ndarray, cogs: np.ndarray) -> None:
         self.purchases[idx] += buys
         self.revenue[idx] += revenue
         self.cost_of_goods[idx] += cogs
-        self.step_purchases_by_segment = np.bincount(self.segment[idx], weights=buys, minlength=self.n_segments)
 
     def ledger(self, horizon: float, period_days: float) -> dict[str, np.ndarray]:
         n = self.size
@@ -326,6 +345,41 @@ def _active_kernel(active, segment, satisfaction, size, neg_sensitivity, referen
     return n
 
 
+def _state_kernel(active, segment, satisfaction, size, out, sums, idx, promoters):
+    # pragma: no cover - runs compiled
+    """_satisfaction_kernel (its return value, out and sums the same), and what _active_kernel finds at the start
+    of the next step while nothing changes the customers in between: the active customers (idx[:n]) and the
+    promoters per segment."""
+    n_seg = promoters.shape[0]
+    tally = np.zeros(4 * n_seg, np.int64)  # per segment, in 4 lanes: no chain of adds to one memory slot
+    n = 0
+    n_promoters = 0
+    detractors = 0
+    for c in range(size):
+        x = satisfaction[c]
+        a = 1 if active[c] else 0
+        out[n] = x
+        idx[n] = c
+        n += a
+        p = a if x >= 9.0 else 0
+        n_promoters += p
+        tally[(c & 3) * n_seg + segment[c]] += p
+        detractors += a if x < 7.0 else 0
+    for s in range(n_seg):
+        promoters[s] = tally[s] + tally[n_seg + s] + tally[2 * n_seg + s] + tally[3 * n_seg + s]
+    sums[0] = pairwise_sum(out, n)
+    return n, n_promoters, detractors
+
+
+def _exponent_kernel(idx, n, segment, satisfaction, neg_sensitivity, reference, price_term, arg):
+    # pragma: no cover - runs compiled
+    """_active_kernel's churn exponents for active customers already known (idx[:n])."""
+    for i in range(n):
+        c = np.uint64(idx[i])
+        s = np.uint64(segment[c])
+        arg[i] = neg_sensitivity[s] * (satisfaction[c] - reference) + price_term[s]
+
+
 def _clip(x, lo, hi):  # pragma: no cover - compiled into the kernels
     """np.clip for floats, as numpy gives it: nan stays nan, and so does -0.0 against a bound of 0.0."""
     x = lo if x < lo else x
@@ -335,14 +389,19 @@ def _clip(x, lo, hi):  # pragma: no cover - compiled into the kernels
 def _exposure_kernel(idx, n_active, first_joined, n_joined, growth, segment, key, hazard_used, churn_budget,
                      joined_day, active, left_day, acquisition_cost, base_hazard, hazard_factor, contacts_per_month,
                      purchases_per_month, acquisition_cost_by_segment, rate, t, dt, who, segs, keys, start, exposure,
-                     means, neg_means, leavers, leave_frac, sums):  # pragma: no cover - runs compiled
+                     means, neg_segment, partial, neg_partial, leavers, leave_frac, sums):
+    # pragma: no cover - runs compiled
     """Churn clocks of the active customers (hazard = base * factor * growth, growth = exp(churn exponent)),
     then everyone's exposure in the step (active ones, then those who joined) and the means of their contacts
-    (means[:n]) and purchases ([n:2n]), and minus them, as the numpy step computes them. Also what the numpy step does at
-    its end (nothing reads it in between): leavers leave, and the new customers get their acquisition cost
-    (numpy's sum of it in sums[0]).
+    (means[:n]) and purchases ([n:2n]) as the numpy step computes them. Also what the numpy step does at its end
+    (nothing reads it in between): leavers leave, and the new customers get their acquisition cost (numpy's sum
+    of it in sums[0]).
 
-    Returns the number of leavers (leavers[:k], leave_frac[:k])."""
+    For exp(-mean) (numpy's exp, taken by the caller): minus the means of a customer exposed the whole step, per
+    segment (neg_segment: contacts [:n_seg], purchases [n_seg:]), which are every such customer's own to the
+    bit, and the customers exposed for less (partial[:p]) with minus their means (neg_partial[2j], [2j + 1]).
+
+    Returns the number of leavers (leavers[:k], leave_frac[:k]) and p."""
     n = n_active + n_joined
     k = 0
     for i in range(n_active):
@@ -377,20 +436,28 @@ def _exposure_kernel(idx, n_active, first_joined, n_joined, growth, segment, key
         exposure[i] = (1.0 - frac) * dt
         acquisition_cost[c] = acquisition_cost_by_segment[segment[c]]
     sums[0] = pairwise_sum(acquisition_cost[first_joined:first_joined + n_joined], n_joined)
-    for i in range(n):
+    n_seg = neg_segment.shape[0] // 2
+    for s in range(n_seg):
+        neg_segment[s] = -((contacts_per_month[s] * rate) * dt)
+        neg_segment[n_seg + s] = -((purchases_per_month[s] * rate) * dt)
+    p = 0
+    for i in range(n):  # branch-free: the partial ones written always, kept if partial
         s = np.uint64(segs[i])
-        m = (contacts_per_month[s] * rate) * exposure[i]
+        e = exposure[i]
+        m = (contacts_per_month[s] * rate) * e
         means[i] = m
-        neg_means[i] = -m
-        m = (purchases_per_month[s] * rate) * exposure[i]
-        means[n + i] = m
-        neg_means[n + i] = -m
-    return k
+        mp = (purchases_per_month[s] * rate) * e
+        means[n + i] = mp
+        partial[p] = i
+        neg_partial[2 * p] = -m
+        neg_partial[2 * p + 1] = -mp
+        p += 0 if e == dt else 1
+    return k, p
 
 
 def _contacts_kernel(who, cseg, served, exits, times, handle, normal, disposition, price_points, keep_after,
                      quality, noise, wait_penalty, abandon_penalty, minutes_per_day, minute_rate, who_all, counts,
-                     owner, position, contacts, satisfaction, cost_to_serve, score, cost, by_segment):
+                     owner, position, contacts, satisfaction, cost_to_serve, score, cost):
     # pragma: no cover - runs compiled
     """record_contacts, with each contact's experience score computed first, in queue order:
     score = quality + disposition + normal * noise - wait_penalty * wait minutes - abandonment - price points,
@@ -398,8 +465,6 @@ def _contacts_kernel(who, cseg, served, exits, times, handle, normal, dispositio
     who_all, contacts grouped by customer; position: its place in the queue), each one's scores and costs summed
     from zero in queue order (as np.bincount does), so the customer arrays are walked in order, not at random.
     keep_after[k] = (1 - smoothing) ** k (numpy's power)."""
-    n_seg = by_segment.shape[0]
-    tally = np.zeros(4 * n_seg, np.int64)  # per segment, in 4 lanes: no chain of adds to one memory slot
     total = who.shape[0]
     for r in range(total):
         s = np.uint64(cseg[r])  # unsigned indices: no wrap-around test for negative ones
@@ -410,9 +475,6 @@ def _contacts_kernel(who, cseg, served, exits, times, handle, normal, dispositio
         x = x - price_points[s]
         score[r] = _clip(x, 0.0, 10.0)
         cost[r] = (handle[r] * minutes_per_day) * minute_rate
-        tally[(r & 3) * n_seg + s] += 1
-    for s in range(n_seg):
-        by_segment[s] = tally[s] + tally[n_seg + s] + tally[2 * n_seg + s] + tally[3 * n_seg + s]
     in_order = np.empty(keep_after.shape[0], np.int64)  # one customer's queue positions, sorted
     j = 0
     while j < total:
@@ -448,14 +510,22 @@ def _contacts_kernel(who, cseg, served, exits, times, handle, normal, dispositio
 
 def _purchases_kernel(who, segs, exposure, buys, basket, price_index, cogs_fraction, self_service_per_month,
                       rate, self_service_cost, purchases, revenue, cost_of_goods, cost_to_serve, revenue_out, cogs_out,
-                      self_service_out, channel_out, by_segment, sums):  # pragma: no cover - runs compiled
+                      self_service_out, channel_out, applies, activity_minutes, period_days, minute_rate, months,
+                      activity_sums, sums):  # pragma: no cover - runs compiled
     """record_purchases and the self-service channel of one step, per customer in `who` order, and numpy's sums
     of revenue, cost of goods, self-service contacts and channel costs (sums[:4]); returns the number of
-    purchases."""
-    n_seg = by_segment.shape[0]
-    tally = np.zeros(4 * n_seg, np.int64)  # per segment, in 4 lanes: no chain of adds to one memory slot
+    purchases.
+
+    Then k customer_month activities (Simulation._activities), each after the channel and the one before it, as
+    if one after the other (each customer's cost_to_serve gets the same additions in the same order): activity a
+    applies to segment s if applies[a * n_seg + s]; the months of exposure of its customers are packed in
+    months[a * n:] (numpy's sum of them, its volume, in activity_sums[a]), each booked to its customer at
+    activity_minutes[a] x minute_rate."""
     total = 0
-    for i in range(who.shape[0]):
+    n = who.shape[0]
+    k = activity_minutes.shape[0]
+    n_seg = applies.shape[0] // k if k else 0
+    for i in range(n):
         c = np.uint64(who[i])  # unsigned indices: no wrap-around test for negative ones
         s = np.uint64(segs[i])
         b = buys[i]
@@ -464,7 +534,6 @@ def _purchases_kernel(who, segs, exposure, buys, basket, price_index, cogs_fract
         purchases[c] += b
         revenue[c] += money
         cost_of_goods[c] += goods
-        tally[(i & 3) * n_seg + s] += b
         total += b
         revenue_out[i] = money
         cogs_out[i] = goods
@@ -473,39 +542,26 @@ def _purchases_kernel(who, segs, exposure, buys, basket, price_index, cogs_fract
         self_service_out[i] = volume
         channel_out[i] = channel
         cost_to_serve[c] += channel
-    for s in range(n_seg):  # whole numbers: exact in any order, as np.bincount's float sums of them
-        by_segment[s] = np.float64(tally[s] + tally[n_seg + s] + tally[2 * n_seg + s] + tally[3 * n_seg + s])
-    n = who.shape[0]
     sums[0] = pairwise_sum(revenue_out, n)
     sums[1] = pairwise_sum(cogs_out, n)
     sums[2] = pairwise_sum(self_service_out, n)
     sums[3] = pairwise_sum(channel_out, n)
-    return total
-
-
-def _arrival_plan_kernel(rates, used, budgets, next_ordinal, dt, base, n_draws, uniforms):
-    # pragma: no cover - runs compiled
-    """arrive(), first half: for each segment with an arrival in the step (rate > 0, budget <= used + rate * dt),
-    how many gaps the numpy clock draws first (expected + 6 sqrt(expected) + 8), and their uniforms (_gaps before
-    the log), segment after segment. Returns how many, or minus that if `uniforms` is too short (nothing written).
-    """
-    total = 0
-    for s in range(rates.shape[0]):
-        n_draws[s] = 0
-        rate = rates[s]
-        if not rate <= 0 and budgets[s] <= used[s] + rate * dt:  # (a nan rate moves the clock, as in numpy)
-            expected = rate * dt
-            n = int(expected + 6 * np.sqrt(expected) + 8)
-            n_draws[s] = n
-            total += n
-    if total > uniforms.shape[0]:
-        return -total
-    pos = 0
-    for s in range(rates.shape[0]):
-        high = np.uint64(s) << _SHIFT
-        for j in range(n_draws[s]):
-            uniforms[pos] = _unit(high | np.uint64(next_ordinal[s] + 1 + j), base)
-            pos += 1
+    if k == 0:
+        return total
+    for a in range(k):  # branch-free: whom an activity applies to is as good as random
+        m = 0
+        minutes = activity_minutes[a]
+        base = a * n
+        for i in range(n):
+            x = exposure[i] / period_days
+            applied = applies[a * n_seg + segs[i]]
+            months[base + m] = x  # written always, kept if it applies
+            m += 1 if applied else 0
+            c = np.uint64(who[i])
+            before = cost_to_serve[c]
+            after = before + x * minutes * minute_rate
+            cost_to_serve[c] = after if applied else before
+        activity_sums[a] = pairwise_sum(months[base:], m)
     return total
 
 
@@ -563,73 +619,80 @@ def _arrival_clock_kernel(logs, rates, used, budgets, next_ordinal, n_draws, dt,
     return w
 
 
-def _new_keys_kernel(segments, ordinals, base_disposition, base_churn, keys, uniforms):
+def _arrive_kernel(rates, used, budgets, next_ordinal, dt, t, window_start, gap_logs, normals, churn_logs, n_draws,
+                   logs, seg_out, ord_out, time_out, spread, initial_satisfaction, first, segment, active, key,
+                   joined_day, left_day, disposition, satisfaction, hazard_used, churn_budget):
     # pragma: no cover - runs compiled
-    """_append's keys, and the uniforms of their disposition (uniforms[:n]) and churn budget ([n:2n])."""
-    n = segments.shape[0]
-    for i in range(n):
-        key = (np.uint64(segments[i]) << _SHIFT) | np.uint64(ordinals[i])
-        keys[i] = key
-        uniforms[i] = _unit(key, base_disposition)
-        uniforms[n + i] = _unit(key, base_churn)
-
-
-def _new_customers_kernel(segments, joined, normal, logs, spread, initial_satisfaction, first, segment, active,
-                          joined_day, left_day, disposition, satisfaction, hazard_used, churn_budget):
-    # pragma: no cover - runs compiled
-    """_append's slots first .. first + n - 1 (arrivals: no tilt), from normal = ndtri(u) and logs = log(u)."""
-    for i in range(segments.shape[0]):
+    """arrive() on draws made ahead (CustomerBase._refill_window: row s of gap_logs, normals and churn_logs holds
+    ordinals window_start[s] ..): for each segment with an arrival in the step (rate > 0, budget <= used + rate *
+    dt), the numpy clock's first batch of gaps (expected + 6 sqrt(expected) + 8 of them, the ordinals after the next
+    one), then _arrival_clock_kernel, then the new customers in slots first .. as _append makes them (keys, no
+    tilt). Returns how many arrived; -1 - s if segment s's window does not hold its batch, or -1 - n_seg if the
+    clock needs more than one batch (in both cases nothing changed)."""
+    n_seg = rates.shape[0]
+    width = gap_logs.shape[1]
+    for s in range(n_seg):
+        n_draws[s] = 0
+        rate = rates[s]
+        if not rate <= 0 and budgets[s] <= used[s] + rate * dt:  # (a nan rate moves the clock, as in numpy)
+            expected = rate * dt
+            n = int(expected + 6 * np.sqrt(expected) + 8)
+            n_draws[s] = n
+            lo = next_ordinal[s] - window_start[s]
+            if window_start[s] < 0 or lo < 0 or lo + n + 1 > width:
+                return -1 - s
+    pos = 0
+    for s in range(n_seg):
+        lo = next_ordinal[s] - window_start[s] + 1
+        for j in range(n_draws[s]):
+            logs[pos] = gap_logs[s, lo + j]
+            pos += 1
+    n_new = _arrival_clock_kernel(logs, rates, used, budgets, next_ordinal, n_draws, dt, t, seg_out, ord_out, time_out)
+    if n_new < 0:
+        return -1 - n_seg
+    for i in range(n_new):
         c = first + i
-        s = segments[i]
+        s = seg_out[i]
+        o = ord_out[i]
+        col = o - window_start[s]
+        key[c] = (np.uint64(s) << _SHIFT) | np.uint64(o)
         segment[c] = s
         active[c] = True
-        joined_day[c] = joined[i]
+        joined_day[c] = time_out[i]
         left_day[c] = np.inf
-        d = normal[i] * spread + 0.0 if spread > 0 else 0.0
+        d = normals[s, col] * spread + 0.0 if spread > 0 else 0.0
         disposition[c] = d
         satisfaction[c] = _clip(initial_satisfaction[s] + d, 0.0, 10.0)
         hazard_used[c] = 0.0
-        churn_budget[c] = -logs[i]
+        churn_budget[c] = -churn_logs[s, col]
+    return n_new
 
 
 _SHIFT = np.uint64(SEGMENT_SHIFT)
 
-ARRIVAL_PLAN = LazyKernel(_arrival_plan_kernel,
-                          "int64(float64[::1], float64[::1], float64[::1], int64[::1], float64, uint64, int64[::1], "
-                          "float64[::1])", HASH_HELPERS)
 ARRIVAL_CLOCK = LazyKernel(_arrival_clock_kernel,
                            "int64(float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], int64[::1], "
                            "float64, float64, int32[::1], int64[::1], float64[::1])")
-NEW_KEYS = LazyKernel(_new_keys_kernel, "void(int32[::1], int64[::1], uint64, uint64, uint64[::1], float64[::1])",
-                      HASH_HELPERS)
-NEW_CUSTOMERS = LazyKernel(_new_customers_kernel,
-                           "void(int32[::1], float64[::1], float64[::1], float64[::1], float64, float64[::1], int64, "
-                           "int32[::1], boolean[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
-                           "float64[::1], float64[::1])", (_clip,))
+ARRIVE = LazyKernel(_arrive_kernel,
+                    "int64(float64[::1], float64[::1], float64[::1], int64[::1], float64, float64, int64[::1], "
+                    "float64[:, ::1], float64[:, ::1], float64[:, ::1], int64[::1], float64[::1], int32[::1], "
+                    "int64[::1], float64[::1], float64, float64[::1], int64, int32[::1], boolean[::1], uint64[::1], "
+                    "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
+                    (_arrival_clock_kernel, _clip))
 
 _SATISFACTION = LazyKernel(_satisfaction_kernel,
                            "UniTuple(int64, 3)(boolean[::1], float64[::1], int64, float64[::1], float64[::1])",
                            (pairwise_sum,))
+STATE = LazyKernel(_state_kernel,
+                   "UniTuple(int64, 3)(boolean[::1], int32[::1], float64[::1], int64, float64[::1], float64[::1], "
+                   "int64[::1], int64[::1])", (pairwise_sum,))
+EXPONENT = LazyKernel(_exponent_kernel, "void(int64[::1], int64, int32[::1], float64[::1], float64[::1], float64, "
+                                        "float64[::1], float64[::1])")
 ACTIVE = LazyKernel(_active_kernel, "int64(boolean[::1], int32[::1], float64[::1], int64, float64[::1], float64, "
                                     "float64[::1], int64[::1], float64[::1], int64[::1])")
 EXPOSURE = LazyKernel(_exposure_kernel,
-                      "int64(int64[::1], int64, int64, int64, float64[::1], int32[::1], uint64[::1], float64[::1], "
-                      "float64[::1], float64[::1], boolean[::1], float64[::1], float64[::1], float64[::1], float64, "
-                      "float64[::1], float64[::1], float64[::1], float64, float64, float64, int64[::1], int32[::1], "
-                      "uint64[::1], float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], "
-                      "float64[::1], float64[::1])", (_clip, pairwise_sum))
-CONTACTS = LazyKernel(_contacts_kernel,
-                      "void(int64[::1], int32[::1], boolean[::1], float64[::1], float64[::1], float64[::1], "
-                      "float64[::1], float64[::1], float64[::1], float64[::1], float64, float64, float64, float64, "
-                      "float64, float64, int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], float64[::1], "
-                      "float64[::1], float64[::1], float64[::1], int64[::1])", (_clip,))
-PURCHASES = LazyKernel(_purchases_kernel,
-                       "int64(int64[::1], int32[::1], float64[::1], int64[::1], float64[::1], float64, float64[::1], "
-                       "float64[::1], float64, float64[::1], int64[::1], float64[::1], float64[::1], float64[::1], "
-                       "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
-                       (pairwise_sum,))
-
-
-def _arrival_kernels() -> tuple | None:
-    kernels = tuple(lazy.get() for lazy in (ARRIVAL_PLAN, ARRIVAL_CLOCK, NEW_KEYS, NEW_CUSTOMERS))
-    return None if any(k is None for k in kernels) else kernels
+                      "UniTuple(int64, 2)(int64[::1], int64, int64, int64, float64[::1], int32[::1], uint64[::1], "
+                      "float64[::1], float64[::1], float64[::1], boolean[::1], float64[::1], float64[::1], "
+                      "float64[::1], float64, float64[::1], float64[::1], float64[::1], float64, float64, float64, "
+                      "int64[::1], int32[::1], uint64[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
+                      "int64[::1], float64[::1], int64[::1], float64[::1], float64[::1])", (_clip, pairwise_sum))

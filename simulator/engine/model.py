@@ -11,6 +11,7 @@ The clock counts service days: a day holds `minutes_per_day` minutes of counter 
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from scipy.special import ndtri
 from simulator.engine import customers as customer_kernels
 from simulator.engine import rng as keyed
 from simulator.engine._numba import LazyKernel, pairwise_sum
-from simulator.engine.customers import CustomerBase
+from simulator.engine.customers import CustomerBase, _contacts_kernel, _purchases_kernel
 from simulator.engine.policy import Policy
 from simulator.engine.rng import (
     _SMALL_MEAN,
@@ -39,7 +40,7 @@ from simulator.engine.rng import (
     _walk_start,
     within_group_index,
 )
-from simulator.engine.service import FCFSServers
+from simulator.engine.service import FCFSServers, _fcfs_heap, _fcfs_kernel
 from simulator.graph.compiler import CompiledModel
 from simulator.graph.network import NetworkState
 from simulator.ports import READ_PORTS
@@ -58,6 +59,7 @@ class RunOutput:
     periods: dict[str, np.ndarray]
     ledger: dict[str, np.ndarray]
     events: list[tuple[float, str]]
+    recording: object = None  # simulator.engine.frozen.Recording of a run_once(..., record=True)
 
 
 class Workforce:
@@ -98,7 +100,11 @@ class Workforce:
 
     def vacant_seats(self, target: int) -> list[int]:
         """Seats below `target` with nobody in them and no hire on the way."""
-        taken = set(self.seats) | self.pipeline_seats
+        seats, pipeline = self.seats, self.pipeline_seats
+        if (len(seats) + len(pipeline) >= target and (not seats or max(seats) < target)
+                and (not pipeline or max(pipeline) < target)):
+            return []  # distinct seats (staff and hires on the way never share one), all below target: none vacant
+        taken = set(seats) | pipeline
         return [seat for seat in range(target) if seat not in taken]
 
     def hire(self, day: float, seat: int) -> None:
@@ -122,6 +128,8 @@ class Workforce:
         """Advance every clock by the step's hazard; those whose budget is used up quit. Returns how many."""
         used = [h + hazard_dt for h in self.hazard_used]
         self.hazard_used = used
+        if all(map(operator.lt, used, self.budgets)):  # nobody's budget used up (the usual step)
+            return 0
         stay = [i for i, (h, b) in enumerate(zip(used, self.budgets, strict=True)) if h < b]
         n_quits = len(used) - len(stay)
         if n_quits:
@@ -132,6 +140,8 @@ class Workforce:
         """Redundancies down to `target`: the holders of the highest seats leave; anyone left above the target
         moves into a vacant seat below it (lowest first). Returns how many left."""
         excess = self.headcount - target
+        if excess <= 0 and (not self.seats or max(self.seats) < target):  # nobody to cut or to move
+            return 0
         if excess > 0:
             order = sorted(range(self.headcount), key=lambda i: self.seats[i])
             self._keep(sorted(order[:target]))
@@ -199,12 +209,26 @@ class Simulation:
         self.levels = {c: np.zeros(self.n_periods) for c in ("headcount", "productive_fte", "active_customers",
                                                              "customer_satisfaction", "nps", "contacts_waiting")}
         self._static_segments: dict[str, np.ndarray] | None = None  # segment parameters no initiative changes
+        self._segments_at: tuple | None = None  # (strengths, segment parameters) of the last step that changed them
+        self._policy_key: tuple[float, ...] | None = None  # the initiatives' strengths of self._levers, _link_effects
+        self._levers: dict[str, float] = {}
+        self._strengths_at: tuple[float, tuple[float, ...]] = (math.nan, ())  # (t, the strengths at t)
+        self._link_effects: dict[str, float] = {}
         self._constants: tuple | None = None
         self._buffers = _Buffers()
         self._keep_after = np.ones(0)
         self._kernels = _step_kernels()
         self._promoters = np.zeros(len(sc.segments), dtype=np.int64)
         self._sums = np.zeros(8)  # numpy's sums, computed by the kernels
+        self._after_step: tuple[float, float, int] | None = None  # satisfaction, NPS, active customers after a step
+        self._fused: tuple | None = None  # see _fused_activities
+        # The compiled step hands the next one the active customers and promoters it found at its end (in the
+        # idx buffer), and _close_period reuses its satisfaction, NPS and count: both assume nothing changes the
+        # customers between steps. Whatever does must set both to None.
+        self._next_active: int | None = None
+        self._purchase_sums = np.zeros(4)  # numpy's sums of the step's revenue, cost of goods and channel
+        self._acquisition: tuple | None = None  # see _acquisition_list
+        self._segment_first = np.zeros(2 * len(sc.segments))  # exp(-mean) of a whole step's contacts, purchases
 
     # ---- ports -------------------------------------------------------------------------------------------
     def _port_defaults(self) -> dict[str, float]:
@@ -300,9 +324,13 @@ class Simulation:
 
     # ---- one network step ------------------------------------------------------------------------------
     def _step(self, t: float, dt: float, period: int) -> None:
-        levers = self.policy.levers(t, self.references)
-        effects = self.policy.link_effects(t, self.base_effects)
-        values = self.network.step(dt, self.observed, levers, effects)
+        self._after_step = None
+        key = self._strengths(t)
+        if key != self._policy_key:  # levers and link effects depend on t only through the strengths
+            self._policy_key = key
+            self._levers = self.policy.levers(t, self.references)
+            self._link_effects = self.policy.link_effects(t, self.base_effects)
+        values = self.network.step(dt, self.observed, self._levers, self._link_effects)
         self._read_ports(values)
         self._staffing(t, dt, period)
         seg_params = self._segment_parameters(t)
@@ -311,9 +339,22 @@ class Simulation:
         self.observed = obs
         self.step_index += 1
 
+    def _strengths(self, t: float) -> tuple[float, ...]:
+        """Each initiative's strength at t: the policy's levers, link effects and segment values depend on t
+        through these alone, so equal strengths give equal values (and the last ones are reused)."""
+        if self._strengths_at[0] != t:
+            strength = self.policy.strength
+            self._strengths_at = (t, tuple([strength(ini, t) for ini in self.policy.initiatives]))
+        return self._strengths_at[1]
+
     def _segment_parameters(self, t: float) -> dict[str, np.ndarray]:
+        """Per segment parameter, its value in each segment at t (read-only: the same arrays are handed out
+        while the initiatives' strengths stay the same, so the compiled step's constants stay cached too)."""
         if self._static_segments is not None:
             return self._static_segments
+        key = self._strengths(t)
+        if self._segments_at is not None and self._segments_at[0] == key:
+            return self._segments_at[1]
         out = {}
         for param in SEGMENT_PARAMETERS:
             values = []
@@ -324,6 +365,7 @@ class Simulation:
             out[param] = np.asarray(values, dtype=float)
         if not self.policy.touches_segments():  # the same values every step: compute them once (read-only)
             self._static_segments = out
+        self._segments_at = (key, out)
         return out
 
     def _staffing(self, t: float, dt: float, period: int) -> None:
@@ -463,7 +505,7 @@ class Simulation:
         # what the network sees next step (flows as monthly rates)
         per_month = self.P / dt
         served_n = int(served.sum())
-        sat, nps = cust.satisfaction_and_nps()
+        sat, nps, n_active = self._after_step = cust.satisfaction_nps_and_count()
         return {
             "headcount": float(self.staff.headcount),
             "productive_fte": self.staff.productive_fte(t + dt),
@@ -471,7 +513,7 @@ class Simulation:
             "mean_wait_minutes": float(wait_minutes[served].mean()) if served_n else 0.0,
             "abandonment_rate": float(1 - served_n / n) if n else 0.0,
             "contacts_served": served_n * per_month,
-            "active_customers": float(cust.active_count),
+            "active_customers": float(n_active),
             "customers_won": joined.size * per_month,
             "customers_lost": leavers.size * per_month,
             "customer_satisfaction": sat,
@@ -496,6 +538,13 @@ class Simulation:
         self._constants = (seg, price_index, constants)
         return constants
 
+    def _acquisition_list(self, seg: dict[str, np.ndarray]) -> list[float]:
+        """seg["acquisition_per_month"] as Python floats (cached with the segment parameters)."""
+        cached = self._acquisition
+        if cached is None or cached[0] is not seg:
+            cached = self._acquisition = (seg, seg["acquisition_per_month"].tolist())
+        return cached[1]
+
     def _keep_table(self, max_count: int) -> np.ndarray:
         """(1 - smoothing) ** k for k = 0 .. max_count: numpy's power on an int64 array, as record_contacts."""
         if self._keep_after.shape[0] <= max_count:
@@ -508,7 +557,7 @@ class Simulation:
         """_serve_and_trade in numba kernels: the same operations in the same order, on reused buffers.
         Transcendentals (exp, log, ndtri, power) stay in numpy; the kernels reproduce numpy's pairwise sums
         (_numba.pairwise_sum) and the order in which np.bincount adds."""
-        active_k, exposure_k, poisson_k, draw_k, times_k, queue_k, contacts_k, purchases_k, month_k = kernels
+        active_k, exposure_k, poisson_k, draw_k, serve_k, month_k, state_k, exponent_k = kernels
         sc, cust, rng, acc, ports, buf = self.sc, self.customers, self.rng, self.acc, self.ports, self._buffers
         svc = sc.service
         mpd = sc.employees.minutes_per_day
@@ -516,33 +565,46 @@ class Simulation:
         base_hazard, neg_sensitivity, price_term, price_points = self._segment_constants(seg)
         # churn exponents of the active customers, promoters at the start of the step
         size = cust.size
-        idx, = buf.rows("idx", 1, size, np.int64)
-        exponent, = buf.rows("exponent", 1, size)
+        idx, exponent = buf.per_slot(size)
         promoters = self._promoters
-        n_act = active_k(cust.active, cust.segment, cust.satisfaction, size, neg_sensitivity,
-                         svc.satisfaction_reference, price_term, idx, exponent, promoters)
+        if self._next_active is not None:  # the last step's state kernel found them (idx, promoters)
+            n_act = self._next_active
+            exponent_k(idx, n_act, cust.segment, cust.satisfaction, neg_sensitivity, svc.satisfaction_reference,
+                       price_term, exponent)
+        else:
+            n_act = active_k(cust.active, cust.segment, cust.satisfaction, size, neg_sensitivity,
+                             svc.satisfaction_reference, price_term, idx, exponent, promoters)
+        self._next_active = None
         growth = np.exp(exponent[:n_act], out=exponent[:n_act])
         # acquisition and referrals from promoters, on the segments' clocks
-        rate_per_day = (seg["acquisition_per_month"] * ports["acquisition_factor"] / self.P
-                        + promoters * max(0.0, ports["referral_rate"]) / YEAR_DAYS)
+        # (the numpy step's array expression, element by element in Python floats: the same operations)
+        factor, referral, period_days = ports["acquisition_factor"], max(0.0, ports["referral_rate"]), self.P
+        rate_per_day = np.array([a * factor / period_days + p * referral / YEAR_DAYS
+                                 for a, p in zip(self._acquisition_list(seg), promoters.tolist(), strict=True)])
         first_joined = cust.size
         joined = cust.arrive(rate_per_day, t, dt)
         n_joined = joined.size
         # churn clocks, everyone's exposure, and the means of their contacts and purchases
         n = n_act + n_joined
-        who_all, counts, buys, leavers, seg_all, keys_all, start, exposure, leave_frac, means, first = buf.per_customer(
-            n)
+        (who_all, counts, buys, leavers, partial, seg_all, keys_all, start, exposure, leave_frac, means, first,
+         neg_partial) = buf.per_customer(n)
         rate = ports["contact_frequency_factor"] / self.P
         sums = self._sums
-        n_leave = exposure_k(idx, n_act, first_joined, n_joined, growth, cust.segment, cust.key, cust.hazard_used,
-                             cust.churn_budget, cust.joined_day, cust.active, cust.left_day, cust.acquisition_cost,
-                             base_hazard, ports["churn_hazard_factor"], seg["contacts_per_month"],
-                             seg["purchases_per_month"], seg["acquisition_cost"], rate, t, dt, who_all, seg_all,
-                             keys_all, start, exposure, means, first, leavers, leave_frac, sums)
+        segment_first = self._segment_first
+        n_leave, n_partial = exposure_k(
+            idx, n_act, first_joined, n_joined, growth, cust.segment, cust.key, cust.hazard_used, cust.churn_budget,
+            cust.joined_day, cust.active, cust.left_day, cust.acquisition_cost, base_hazard,
+            ports["churn_hazard_factor"], seg["contacts_per_month"], seg["purchases_per_month"],
+            seg["acquisition_cost"], rate, t, dt, who_all, seg_all, keys_all, start, exposure, means, segment_first,
+            partial, neg_partial, leavers, leave_frac, sums)
         acquisition_sum = float(sums[0])
-        np.exp(first, out=first)  # exp(-mean): `first` held the negated means
+        # exp(-mean) for the Poisson draws: once per segment for those exposed the whole step (the same numbers
+        # to the bit: numpy's exp is elementwise), and for the few exposed for less
+        np.exp(segment_first, out=segment_first)
+        np.exp(neg_partial[:2 * n_partial], out=neg_partial[:2 * n_partial])
         roots = rng.purpose_roots()
-        n_big, total = poisson_k(keys_all, means, first, roots, step, counts, buys)
+        n_big, total = poisson_k(keys_all, means, first, roots, step, counts, buys, seg_all, segment_first, partial,
+                                 neg_partial, n_partial)
         if n_big:
             for purpose, out, m in ((keyed.CONTACTS, counts, means[:n]), (keyed.PURCHASES, buys, means[n:])):
                 big = ~(m <= _SMALL_MEAN)  # a mean > 30: scipy's inverse
@@ -550,56 +612,47 @@ class Simulation:
             total = int(counts.sum())
         # contacts: uniform times within each exposure, in arrival order (stable), with their keyed draws
         (who, order, owner, bucket, kth, ckey, sorted_kth, sorted_key, cseg, times, raw_times, handle, patience,
-         uniforms, logs) = buf.per_contact(total)
+         exits, served, uniforms, logs) = buf.per_contact(total)
         max_count = draw_k(who_all, seg_all, keys_all, start, exposure, counts, roots, step, t, dt, owner, kth, ckey,
                            raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times, uniforms[0], uniforms[1],
                            uniforms[2])
         np.log(uniforms[:2], out=logs[:2])
         normal = ndtri(uniforms[2], out=logs[2])
-        times_k(logs[0], logs[1], cseg, seg["handle_minutes"], ports["handle_time_factor"], seg["patience_minutes"],
-                mpd, handle, patience)
-        exits, served = self.servers.serve(times, handle, patience)
-        # the queue's accounts, in rows whose use has ended (raw times, uniforms, logs of handle and patience,
-        # patience); logs[2] (the experience noise) is still to be used
-        waits, queue, served_wait, served_handle, served_desk = raw_times, uniforms[0], uniforms[1], logs[0], logs[1]
-        carry_times, carry_exits = uniforms[2], patience
+        # handle and patience times, the queue and its accounts, experiences -> satisfaction and desk costs,
+        # purchases and the self-service channel, and the customer_month activities that come first (see
+        # _fused_activities), in one kernel on rows whose use has ended (see _serve_and_book_kernel)
+        revenue, cogs, self_service, channel = means[:n], means[n:], first[:n], first[n:]
+        fused, applies, minutes, activity_sums = self._fused_activities()
+        months, = buf.rows("activity_months", 1, len(fused) * n) if fused else (start,)
         period_end = (period + 1) * self.P
-        served_n, n_carry = queue_k(exits, times, served, handle, self.P, float(self.n_periods), period_end, t + dt,
-                                    mpd, acc["contacts_served"], acc["contacts_abandoned"], acc["contacts_delayed"],
-                                    acc["wait_days"], acc["busy_days"], waits, queue, served_wait, served_handle,
-                                    served_desk, carry_times, carry_exits, sums)
+        purchase_sums = self._purchase_sums
+        served_n, n_carry, n_buys = serve_k(
+            logs[0], logs[1], cseg, seg["handle_minutes"], ports["handle_time_factor"], seg["patience_minutes"], mpd,
+            handle, patience, times, self.servers._free, exits, served, self.P, float(self.n_periods), period_end,
+            t + dt, acc["contacts_served"], acc["contacts_abandoned"], acc["contacts_delayed"], acc["wait_days"],
+            acc["busy_days"], raw_times, uniforms[0], uniforms[1], uniforms[2], sums, who, normal, cust.disposition,
+            price_points, self._keep_table(max_count), ports["service_quality"], svc.experience_noise,
+            svc.wait_penalty_per_minute, svc.abandonment_penalty, self.minute_rate, who_all, counts, owner, bucket,
+            cust.contacts, cust.satisfaction, cust.cost_to_serve, seg_all, exposure, buys, seg["basket"],
+            ports["price_index"], seg["cogs_fraction"], seg["self_service_contacts_per_month"], rate,
+            seg["self_service_cost"], cust.purchases, cust.revenue, cust.cost_of_goods, revenue, cogs, self_service,
+            channel, applies, minutes, months, activity_sums, purchase_sums)
         wait_sum, queue_sum, desk_sum, handle_sum, wait_minutes_sum = sums[:5].tolist()  # numpy's sums, exactly
         acc["contacts_arrived"][period] += total
         acc["queue_minutes"][period] += wait_sum * mpd
         acc["queue_time"][period] += queue_sum
-        if n_carry:
-            self.pending_arrival = np.concatenate([self.pending_arrival, carry_times[:n_carry]])
-            self.pending_exit = np.concatenate([self.pending_exit, carry_exits[:n_carry]])
-        # experiences -> satisfaction; desk time booked to the customers (scores and costs in rows done with;
-        # `bucket` holds each contact's queue position, see draw_k)
-        contacts_k(who, cseg, served, exits, times, handle, normal, cust.disposition, price_points,
-                   self._keep_table(max_count), ports["service_quality"], svc.experience_noise,
-                   svc.wait_penalty_per_minute, svc.abandonment_penalty, mpd, self.minute_rate, who_all, counts, owner,
-                   bucket, cust.contacts, cust.satisfaction, cust.cost_to_serve, raw_times, uniforms[0],
-                   cust.step_contacts_by_segment)
+        if n_carry:  # (carried contacts' times and exits: in uniforms[2] and patience)
+            self.pending_arrival = np.concatenate([self.pending_arrival, uniforms[2][:n_carry]])
+            self.pending_exit = np.concatenate([self.pending_exit, patience[:n_carry]])
         self.step_used_minutes += desk_sum
-        # purchases and the self-service channel over each customer's exposure (in rows done with)
-        revenue, cogs, self_service, channel, months = means[:n], means[n:], first[:n], first[n:], start
-        by_segment = cust.step_purchases_by_segment
-        if by_segment.dtype != np.float64:
-            by_segment = cust.step_purchases_by_segment = np.zeros(cust.n_segments)
-        n_buys = purchases_k(who_all, seg_all, exposure, buys, seg["basket"], ports["price_index"],
-                             seg["cogs_fraction"], seg["self_service_contacts_per_month"], rate,
-                             seg["self_service_cost"], cust.purchases, cust.revenue, cust.cost_of_goods,
-                             cust.cost_to_serve, revenue, cogs, self_service, channel, by_segment, sums)
-        revenue_sum, cogs_sum, self_service_sum, channel_sum = sums[:4].tolist()
+        revenue_sum, cogs_sum, self_service_sum, channel_sum = purchase_sums[:4].tolist()
         acc["purchases"][period] += n_buys
         acc["revenue"][period] += revenue_sum
         acc["cost_of_goods"][period] += cogs_sum
         acc["self_service_contacts"][period] += self_service_sum
         acc["channel_costs"][period] += channel_sum
         # time-driven ABC activities, new customers' costs, and the leavers
-        self._activities(who_all, seg_all, exposure, period, who, buys, month_k, months)
+        self._activities(who_all, seg_all, exposure, period, who, buys, month_k, start, fused, activity_sums)
         if n_joined:  # (their acquisition costs were set by exposure_k)
             acc["customers_won"][period] += n_joined
             acc["acquisition_costs"][period] += acquisition_sum
@@ -608,7 +661,10 @@ class Simulation:
             acc["customers_lost"][period] += n_leave
         # what the network sees next step (flows as monthly rates)
         per_month = self.P / dt
-        sat, nps, n_active = cust.satisfaction_nps_and_count()
+        # satisfaction, NPS and the active customers, who (and the promoters) the next step starts from
+        next_idx = buf.per_slot(cust.size)[0]
+        sat, nps, n_active = self._after_step = cust.state_after_step(state_k, next_idx, self._promoters)
+        self._next_active = n_active
         servers = self.servers.servers
         return {
             "headcount": float(self.staff.headcount),
@@ -637,11 +693,34 @@ class Simulation:
         if customers is not None and customers.size:  # add.at: a customer may appear more than once (contacts)
             np.add.at(self.customers.cost_to_serve, customers, per_customer * act.minutes * self.minute_rate)
 
+    def _fused_activities(self) -> tuple:
+        """The customer_month activities the compiled step books inside its purchases kernel: those before any
+        contact or purchase activity (so every customer's cost_to_serve gets its additions in the numpy step's
+        order); with, per activity, whether it applies to each segment (flat), its minutes, and a buffer for its
+        volume."""
+        if self._fused is None:
+            fused = []
+            for act in self.sc.activities:
+                if act.driver in ("contact", "purchase"):
+                    break
+                if act.driver == "customer_month":
+                    fused.append(act)
+            applies = (np.concatenate([self._segment_lookup(act) for act in fused]) if fused
+                       else np.zeros(0, dtype=bool))
+            self._fused = (fused, applies, np.array([float(act.minutes) for act in fused]), np.zeros(len(fused)))
+        return self._fused
+
     def _activities(self, idx: np.ndarray, segs: np.ndarray, exposure: np.ndarray, period: int,
                     contact_who: np.ndarray, buys: np.ndarray, month_kernel=None, months: np.ndarray | None = None,
-                    ) -> None:
+                    fused: list | None = None, fused_volumes: np.ndarray | None = None) -> None:
+        """Time-driven ABC activities of the step; `fused` ones were booked to their customers by the compiled
+        purchases kernel already (their volumes in fused_volumes)."""
+        j = 0
         for act in self.sc.activities:
-            if act.driver == "customer_month" and month_kernel is not None:  # the branch below, compiled
+            if fused and j < len(fused) and act is fused[j]:
+                self._book_activity(act, period, float(fused_volumes[j]))
+                j += 1
+            elif act.driver == "customer_month" and month_kernel is not None:  # the branch below, compiled
                 sums = self._sums
                 month_kernel(self._segment_lookup(act), idx, segs, exposure, self.P, act.minutes, self.minute_rate,
                              self.customers.cost_to_serve, months, sums)
@@ -668,7 +747,9 @@ class Simulation:
                     who = joined[self._segment_mask(act, segs)]
                 self._book_activity(act, period, float(who.size))
                 if who.size:  # _book_activity's allocation with one occurrence each: np.ones(n) * minutes * rate
-                    self.customers.cost_to_serve[who] += 1.0 * act.minutes * self.minute_rate
+                    lo, hi = int(who[0]), int(who[-1]) + 1
+                    where = slice(lo, hi) if hi - lo == who.size else who  # new customers: one block of slots
+                    self.customers.cost_to_serve[where] += 1.0 * act.minutes * self.minute_rate
 
     def _segment_lookup(self, act) -> np.ndarray:
         """Per segment code: does the activity apply to it?"""
@@ -712,10 +793,11 @@ class Simulation:
         if period + 1 < self.n_periods:  # queue time these carried contacts spend in the next period
             nxt = period_end + self.P
             self.acc["queue_time"][period + 1] += (np.minimum(self.pending_exit, nxt) - period_end).sum()
-        sat, nps = cust.satisfaction_and_nps()
+        # the customers as the step that ends here left them (nothing changes them between steps)
+        sat, nps, n_active = self._after_step if self._after_step is not None else cust.satisfaction_nps_and_count()
         self.levels["headcount"][period] = self.staff.headcount
         self.levels["productive_fte"][period] = self.staff.productive_fte(period_end)
-        self.levels["active_customers"][period] = cust.active_count
+        self.levels["active_customers"][period] = n_active
         self.levels["customer_satisfaction"][period] = sat
         self.levels["nps"][period] = nps
         for name in self.node_names:
@@ -770,9 +852,16 @@ class Simulation:
         return out
 
 
-def run_once(model: CompiledModel, strategy: str, replication: int, seed: int, months: int | None = None) -> RunOutput:
-    """Simulate one strategy for one replication."""
-    return Simulation(model, strategy, replication, seed, months).run()
+def run_once(model: CompiledModel, strategy: str, replication: int, seed: int, months: int | None = None,
+             frozen=None, record: bool = False) -> RunOutput:
+    """Simulate one strategy for one replication. `frozen` (a simulator.engine.frozen.Frozen) holds chosen
+    channels at the baseline run's values; `record` keeps what freezing needs, step by step, in
+    `RunOutput.recording` (see simulator.engine.frozen). Both off: the plain run, at no extra cost."""
+    if frozen is None and not record:
+        return Simulation(model, strategy, replication, seed, months).run()
+    from simulator.engine.frozen import FrozenSimulation
+
+    return FrozenSimulation(model, strategy, replication, seed, months, frozen, record).run()
 
 
 # ---- the compiled step ----------------------------------------------------------------------------------
@@ -782,6 +871,7 @@ class _Buffers:
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
+        self._sets: dict[str, tuple[int, list[tuple[np.ndarray, int]]]] = {}  # name -> (capacity, (row, width))
 
     def rows(self, name: str, k: int, n: int, dtype: type = np.float64) -> np.ndarray:
         """k rows of n elements (each row C-contiguous), as a (k, n) view."""
@@ -791,22 +881,50 @@ class _Buffers:
             self._arrays[name] = array
         return array[:, :n]
 
-    def per_customer(self, n: int) -> tuple[np.ndarray, ...]:
-        """The compiled step's per-customer arrays: who, contacts, purchases, leavers (int64), segment (int32), key
-        (uint64), start, exposure, leave fraction (float64), means and exp(-means) of contacts and purchases (2n
-        each). Rows whose use has ended serve again later in the step (see _serve_and_trade_compiled)."""
-        return (*self.rows("customer_int", 4, n, np.int64), *self.rows("customer_int32", 1, n, np.int32),
-                *self.rows("customer_uint", 1, n, np.uint64), *self.rows("customer_float", 3, n),
-                *self.rows("customer_means", 2, 2 * n))
+    def _set(self, name: str, n: int, spec: tuple[tuple[str, int, int, type, bool], ...]) -> list[np.ndarray]:
+        """The arrays of `spec` ((group, rows, length: 0 for n, 1 for n + 1, 2 for 2n, dtype, split)) cut to their
+        length for n, in order: each of a group's rows on its own if split, else the group as one (rows, length)
+        view. Split once per growth, so a step pays one slice per array."""
+        capacity, entries = self._sets.get(name, (-1, []))
+        if capacity < n:
+            entries = []
+            capacity = n + n // 16
+            for group, k, width, dtype, split in spec:
+                m = (capacity, capacity + 1, 2 * capacity)[width]
+                block = self.rows(group, k, m, dtype)
+                block = block.base if block.base is not None else block
+                entries.extend([(block[r], width, False) for r in range(k)] if split else [(block, width, True)])
+            self._sets[name] = (capacity, entries)
+        lengths = (n, n + 1, 2 * n)
+        return [array[:, :lengths[width]] if whole else array[:lengths[width]] for array, width, whole in entries]
 
-    def per_contact(self, n: int) -> tuple[np.ndarray, ...]:
+    _CUSTOMER = (("customer_int", 5, 0, np.int64, True), ("customer_int32", 1, 0, np.int32, True),
+                 ("customer_uint", 1, 0, np.uint64, True), ("customer_float", 3, 0, np.float64, True),
+                 ("customer_means", 3, 2, np.float64, True))
+    _CONTACT = (("contact_int", 2, 0, np.int64, True), ("contact_int1", 2, 1, np.int64, True),
+                ("contact_uint1", 2, 1, np.uint64, True), ("contact_uint", 2, 0, np.uint64, True),
+                ("contact_int32", 1, 0, np.int32, True), ("contact_float", 5, 0, np.float64, True),
+                ("contact_bool", 1, 0, np.bool_, True), ("contact_uniforms", 3, 0, np.float64, False),
+                ("contact_logs", 3, 0, np.float64, False))
+    _SIZE = (("size_int", 1, 0, np.int64, True), ("size_float", 1, 0, np.float64, True))
+
+    def per_customer(self, n: int) -> list[np.ndarray]:
+        """The compiled step's per-customer arrays: who, contacts, purchases, leavers, partly exposed (int64),
+        segment (int32), key (uint64), start, exposure, leave fraction (float64), means and exp(-means) of contacts
+        and purchases, and those of the partly exposed (2n each). Rows whose use has ended serve again later in the
+        step (see _serve_and_trade_compiled)."""
+        return self._set("customer", n, self._CUSTOMER)
+
+    def per_contact(self, n: int) -> list[np.ndarray]:
         """The compiled step's per-contact arrays: who, order (int64), owner, bucket (int64, n + 1), k and key
-        (uint64, n + 1), k and key in queue order (uint64), segment (int32), times, raw times, handle, patience
-        (float64), uniforms and logs (3 rows each)."""
-        return (*self.rows("contact_int", 2, n, np.int64), *self.rows("contact_int1", 2, n + 1, np.int64),
-                *self.rows("contact_uint1", 2, n + 1, np.uint64), *self.rows("contact_uint", 2, n, np.uint64),
-                *self.rows("contact_int32", 1, n, np.int32), *self.rows("contact_float", 4, n),
-                self.rows("contact_uniforms", 3, n), self.rows("contact_logs", 3, n))
+        (uint64, n + 1), k and key in queue order (uint64), segment (int32), times, raw times, handle, patience,
+        exits (float64), served (bool), uniforms and logs (3 rows each, as (3, n) views)."""
+        return self._set("contact", n, self._CONTACT)
+
+    def per_slot(self, size: int) -> list[np.ndarray]:
+        """One int64 and one float64 array per customer slot (the active customers and their churn exponents). The
+        compiled step leaves the next step's active customers in the first (see _serve_and_trade_compiled)."""
+        return self._set("size", size, self._SIZE)
 
 
 _MAX_BUCKET = 64
@@ -868,27 +986,32 @@ def _draw_contacts_kernel(who_all, seg_all, keys, start, exposure, counts, roots
             fullest = bucket[b + 1]
     if fullest > _MAX_BUCKET or not dt > 0.0:  # times bunched up: a merge sort (stable) instead
         _merge_sort(raw_times, order, sorted_kth, total)
+        for r in range(total):
+            times[r] = raw_times[np.uint64(order[r])]
     else:
         for b in range(total):
             bucket[b + 1] += bucket[b]
-        for j in range(total):
+        for j in range(total):  # each time with its contact into its bucket's next slot (contacts in index order)
             b = sorted_kth[j]
-            order[bucket[b]] = j
-            bucket[b] += 1
-        for r in range(1, total):
+            r = bucket[b]
+            bucket[b] = r + 1
+            times[r] = raw_times[j]
+            order[r] = j
+        for r in range(1, total):  # on the slots themselves: neighbours in memory, not contacts at random
+            x = times[r]
             j = order[r]
-            x = raw_times[j]
-            q = r
-            while q > 0 and raw_times[order[q - 1]] > x:
-                order[q] = order[q - 1]
-                q -= 1
+            q = np.uint64(r)  # (unsigned indices: no wrap-around test for negative ones)
+            while q > 0 and times[q - np.uint64(1)] > x:
+                times[q] = times[q - np.uint64(1)]
+                order[q] = order[q - np.uint64(1)]
+                q -= np.uint64(1)
+            times[q] = x
             order[q] = j
     for r in range(total):  # (the buckets are done with: `bucket` keeps each contact's queue position)
         j = np.uint64(order[r])
         i = np.uint64(owner[j])
         who[r] = who_all[i]
         cseg[r] = seg_all[i]
-        times[r] = raw_times[j]
         sorted_kth[r] = kth[j]
         sorted_key[r] = ckey[j]
         bucket[j] = r
@@ -937,11 +1060,23 @@ def _merge_sort(values, order, spare, n):  # pragma: no cover - compiled into th
             order[j] = np.int64(spare[j])
 
 
-def _step_poisson_kernel(keys, means, first, roots, step, counts, buys):  # pragma: no cover - runs compiled
+def _step_poisson_kernel(keys, means, first, roots, step, counts, buys, segs, segment_first, partial, partial_first,
+                         n_partial):  # pragma: no cover - runs compiled
     """KeyedRandom.poisson for the step's contacts and purchases (means and first = exp(-means): contacts' [:n],
     purchases' [n:2n]; roots = KeyedRandom.purpose_roots()). Returns (how many means need scipy: > 30, or nan;
-    those are left at 0, the number of contacts)."""
+    those are left at 0, the number of contacts). `first` is filled here: from segment_first (contacts [:n_seg],
+    purchases [n_seg:]) for the customers exposed the whole step, from partial_first (2j, 2j + 1) for the
+    customers partial[:n_partial] (see _exposure_kernel)."""
     n = keys.shape[0]
+    n_seg = segment_first.shape[0] // 2
+    for i in range(n):
+        s = np.uint64(segs[i])
+        first[i] = segment_first[s]
+        first[n + i] = segment_first[n_seg + s]
+    for j in range(n_partial):
+        i = partial[j]
+        first[i] = partial_first[2 * j]
+        first[n + i] = partial_first[2 * j + 1]
     base_contacts = _step_base(roots[CONTACTS], step)
     base_purchases = _step_base(roots[PURCHASES], step)
     for i in range(n):  # branch-free over contiguous arrays (it vectorises): at most 3 events, 4 meaning more
@@ -1051,6 +1186,39 @@ def _queue_kernel(exits, times, served, handle, period_days, last_period, period
     return m, carried
 
 
+def _serve_and_book_kernel(log_handle, log_patience, cseg, handle_minutes, handle_factor, patience_minutes,
+                           minutes_per_day, handle, patience, times, heap, exits, served, period_days, last_period,
+                           period_end, step_end, acc_served, acc_abandoned, acc_delayed, acc_wait, acc_busy, raw_times,
+                           uniforms0, uniforms1, uniforms2, queue_sums, who, normal, disposition, price_points,
+                           keep_after, quality, noise, wait_penalty, abandon_penalty, minute_rate, who_all, counts,
+                           owner, position, contacts, satisfaction, cost_to_serve, seg_all, exposure, buys, basket,
+                           price_index, cogs_fraction, self_service_per_month, rate, self_service_cost, purchases,
+                           revenue, cost_of_goods, revenue_out, cogs_out, self_service_out, channel_out, applies,
+                           activity_minutes, months, activity_sums, purchase_sums):  # pragma: no cover - runs compiled
+    """The compiled step from the contacts' draws on, in one call: handle and patience times, the FCFS queue
+    (service._fcfs_kernel on the servers' heap), the queue's accounts, the experiences, and the purchases with
+    the self-service channel and the fused customer_month activities, each kernel as it runs alone, on the same
+    buffers. Rows are reused once their use has ended: the logs of handle and patience times hold the served
+    contacts' handle and desk minutes, raw times the waits and then the scores, uniforms0 the queue times and
+    then the desk costs, uniforms1 the served contacts' wait minutes, uniforms2 and patience the contacts carried
+    beyond the step. Returns (served, carried, purchases)."""
+    _service_times_kernel(log_handle, log_patience, cseg, handle_minutes, handle_factor, patience_minutes,
+                          minutes_per_day, handle, patience)
+    _fcfs_kernel(times, handle, patience, heap, exits, served)
+    served_n, carried = _queue_kernel(exits, times, served, handle, period_days, last_period, period_end, step_end,
+                                      minutes_per_day, acc_served, acc_abandoned, acc_delayed, acc_wait, acc_busy,
+                                      raw_times, uniforms0, uniforms1, log_handle, log_patience, uniforms2, patience,
+                                      queue_sums)
+    _contacts_kernel(who, cseg, served, exits, times, handle, normal, disposition, price_points, keep_after, quality,
+                     noise, wait_penalty, abandon_penalty, minutes_per_day, minute_rate, who_all, counts, owner,
+                     position, contacts, satisfaction, cost_to_serve, raw_times, uniforms0)
+    n_buys = _purchases_kernel(who_all, seg_all, exposure, buys, basket, price_index, cogs_fraction,
+                               self_service_per_month, rate, self_service_cost, purchases, revenue, cost_of_goods,
+                               cost_to_serve, revenue_out, cogs_out, self_service_out, channel_out, applies,
+                               activity_minutes, period_days, minute_rate, months, activity_sums, purchase_sums)
+    return served_n, carried, n_buys
+
+
 _DRAW_CONTACTS = LazyKernel(
     _draw_contacts_kernel,
     "int64(int64[::1], int32[::1], uint64[::1], float64[::1], float64[::1], int64[::1], uint64[::1], int64, "
@@ -1059,27 +1227,33 @@ _DRAW_CONTACTS = LazyKernel(
     (*keyed.HASH_HELPERS, _merge_sort))
 _STEP_POISSON = LazyKernel(
     _step_poisson_kernel,
-    "UniTuple(int64, 2)(uint64[::1], float64[::1], float64[::1], uint64[::1], int64, int64[::1], int64[::1])",
+    "UniTuple(int64, 2)(uint64[::1], float64[::1], float64[::1], uint64[::1], int64, int64[::1], int64[::1], "
+    "int32[::1], float64[::1], int64[::1], float64[::1], int64)",
     keyed.HASH_HELPERS)
-_SERVICE_TIMES = LazyKernel(
-    _service_times_kernel,
-    "void(float64[::1], float64[::1], int32[::1], float64[::1], float64, float64[::1], float64, float64[::1], "
-    "float64[::1])")
 _CUSTOMER_MONTH = LazyKernel(
     _customer_month_kernel,
     "int64(boolean[::1], int64[::1], int32[::1], float64[::1], float64, float64, float64, float64[::1], "
     "float64[::1], float64[::1])", (pairwise_sum,))
-_QUEUE = LazyKernel(
-    _queue_kernel,
-    "UniTuple(int64, 2)(float64[::1], float64[::1], boolean[::1], float64[::1], float64, float64, float64, "
-    "float64, float64, float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
-    "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
-    (pairwise_sum,))
+_SERVE_AND_BOOK = LazyKernel(
+    _serve_and_book_kernel,
+    "UniTuple(int64, 3)("
+    "float64[::1], float64[::1], int32[::1], float64[::1], float64, float64[::1], float64, float64[::1], "
+    "float64[::1], float64[::1], float64[::1], float64[::1], boolean[::1], float64, float64, float64, "
+    "float64, float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
+    "float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], float64[::1], float64[::1], "
+    "float64[::1], float64[::1], float64, float64, float64, float64, float64, int64[::1], int64[::1], "
+    "int64[::1], int64[::1], int64[::1], float64[::1], float64[::1], int32[::1], float64[::1], "
+    "int64[::1], float64[::1], float64, float64[::1], float64[::1], float64, float64[::1], int64[::1], "
+    "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], boolean[::1], "
+    "float64[::1], float64[::1], float64[::1], float64[::1]"
+    ")",
+    (_service_times_kernel, _fcfs_kernel, _fcfs_heap, _queue_kernel, _contacts_kernel, _purchases_kernel,
+     customer_kernels._clip, pairwise_sum))
 
 
 def _step_kernels() -> tuple | None:
     """The compiled step's kernels (compiled, or loaded from the disk cache), or None: then the numpy step."""
-    lazies = (customer_kernels.ACTIVE, customer_kernels.EXPOSURE, _STEP_POISSON, _DRAW_CONTACTS,
-              _SERVICE_TIMES, _QUEUE, customer_kernels.CONTACTS, customer_kernels.PURCHASES, _CUSTOMER_MONTH)
+    lazies = (customer_kernels.ACTIVE, customer_kernels.EXPOSURE, _STEP_POISSON, _DRAW_CONTACTS, _SERVE_AND_BOOK,
+              _CUSTOMER_MONTH, customer_kernels.STATE, customer_kernels.EXPONENT)
     kernels = tuple(lazy.get() for lazy in lazies)
     return None if any(k is None for k in kernels) else kernels

@@ -7,6 +7,7 @@ Effects on the same target compose in the order the strategy lists its initiativ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from simulator.scenario.models import Effect, Initiative, Scenario
 
@@ -87,14 +88,19 @@ class Policy:
     def touches_segments(self) -> bool:
         return any(e.segment is not None for ini in self.initiatives for e in ini.effects)
 
+    @cached_property
+    def _spending(self) -> tuple[tuple[float, float, float, float], ...]:
+        """(start day, end day, one-off cost, monthly cost) of each initiative, for spend()."""
+        return tuple((self.start_day(ini), self.end_day(ini), ini.one_off_cost, ini.monthly_cost)
+                     for ini in self.initiatives)
+
     def spend(self, t0: float, t1: float) -> float:
         """Initiative spend in [t0, t1): one-off costs at their start, monthly costs pro rata while active."""
         total = 0.0
-        for ini in self.initiatives:
-            start, end = self.start_day(ini), self.end_day(ini)
+        for start, end, one_off_cost, monthly_cost in self._spending:
             if t0 <= start < t1:
-                total += ini.one_off_cost
+                total += one_off_cost
             overlap = min(t1, end) - max(t0, start)
             if overlap > 0:
-                total += ini.monthly_cost * overlap / self.period_days
+                total += monthly_cost * overlap / self.period_days
         return total

@@ -2,13 +2,18 @@
 
 With identical servers and first-come-first-served order, the n-th contact starts at
 max(arrival, earliest time a server frees up); a contact whose wait would exceed its patience
-abandons and never occupies a server. So a heap of server free times replaces the event list:
-one heap operation per contact, which gives the same sample path as a SimPy process per contact.
+abandons and never occupies a server. So a priority queue of server free times replaces the event list:
+one replace-the-minimum per contact, which gives the same sample path as a SimPy process per contact.
 
 The loop runs as a numba kernel (`_fcfs_kernel`, compiled once and cached on disk) when numba imports,
-and as the pure-Python `heapq` loop otherwise; both give bit-identical results, because the kernel does
-the same float operations in the same order and keeps its heap with `heapq`'s own sift algorithm, so even
-the heap's layout matches. Times are days from the start of the run and must be >= 0.
+and as the pure-Python `heapq` loop otherwise; both give bit-identical results. Every decision depends on
+the free times only as a multiset (the minimum, then: remove it, add the new free time), so the kernel keeps
+them in a tournament tree instead of a heap: the path from a leaf to the root is fixed, so its loads do not
+wait for its comparisons, and a contact costs the same at 6 servers and at 2,000 (a heap's sift costs one
+unpredictable branch per level). Between calls both store the free times sorted (a valid heap), so even the
+stored state is the same. Where the free times are not totally ordered (a nan time, or an arrival or handle
+time that could make one: see _totally_ordered), both run heapq's own algorithm instead (the kernel mirrors
+its sifts) and keep its layout. Times are days from the start of the run and must be >= 0.
 """
 
 from __future__ import annotations
@@ -19,7 +24,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulator.engine._numba import _cache_dir_for, _set_cache_dir, _user_cache_dir  # noqa: F401 (shared helpers)
+from simulator.engine._numba import (  # noqa: F401 (shared helpers)
+    _cache_dir_for,
+    _set_cache_dir,
+    _user_cache_dir,
+    compile_kernel,
+)
 
 
 # ---- the loop, pure Python (the reference, and the fallback without numba) -----------------------------
@@ -41,17 +51,23 @@ def _serve_python(free: list[float], arrivals: np.ndarray, handles: np.ndarray,
             record(f)
         else:
             record(-(a + p))
+    if _totally_ordered(arrivals, handles, free):
+        free.sort()  # the state between calls: sorted (see the module docstring)
     signed = np.asarray(exits, dtype=float)
     return np.abs(signed), ~np.signbit(signed)
 
 
+def _totally_ordered(arrivals: np.ndarray, handles: np.ndarray, free: list[float]) -> bool:
+    """No free time is nan, nor can become one: arrivals finite, handle times >= 0 (so a free time is a finite
+    number or +inf). Then the kernel's tournament tree and heapq pick the same minimum every time."""
+    with np.errstate(invalid="ignore"):
+        return bool(np.isfinite(arrivals).all() and (handles >= 0.0).all() and not np.isnan(free).any())
+
+
 # ---- the loop for numba (plain Python source; compiled lazily by _kernel()) -----------------------------
 def _fcfs_kernel(arrivals, handles, patiences, heap, exits, served):  # pragma: no cover - runs compiled
-    """Fill exits/served for contacts sorted by arrival; `heap` (server free times) is updated in place.
-
-    heapreplace exactly as CPython's heapq does it (sift the hole at the root down to a leaf along the
-    smaller children, put the new item there, sift it up), so the heap's layout matches `_serve_python`'s.
-    """
+    """Fill exits/served for contacts sorted by arrival; `heap` (server free times) is updated in place: sorted
+    when the times are totally ordered (a tournament tree meanwhile), else as heapq leaves it (its sifts)."""
     n = arrivals.shape[0]
     c = heap.shape[0]
     if c == 0:  # nobody to answer: every contact is lost after its patience (at once if it has none)
@@ -60,6 +76,68 @@ def _fcfs_kernel(arrivals, handles, patiences, heap, exits, served):  # pragma: 
             exits[i] = arrivals[i] + (p if math.isfinite(p) else 0.0)
             served[i] = False
         return
+    ordered = True  # _totally_ordered
+    for i in range(n):
+        ordered &= (arrivals[i] - arrivals[i] == 0.0) & (handles[i] >= 0.0)
+    for k in range(c):
+        ordered &= heap[k] == heap[k]
+    if not ordered:
+        _fcfs_heap(arrivals, handles, patiences, heap, exits, served)
+        return
+    # a tournament tree over P >= c leaves (padding: +inf, never below a real time): win[node] is the leaf of
+    # its subtree's minimum, nodes P .. 2P - 1 are the leaves
+    size = 1
+    while size < c:
+        size *= 2
+    val = np.full(size, np.inf)
+    val[:c] = heap
+    win = np.empty(2 * size, np.uint64)  # (unsigned indices: no wrap-around test for negative ones)
+    for leaf in range(size):
+        win[size + leaf] = leaf
+    for node in range(size - 1, 0, -1):
+        left = win[2 * node]
+        right = win[2 * node + 1]
+        win[node] = right if val[right] < val[left] else left
+    one = np.uint64(1)
+    leaves = np.uint64(size)
+    for i in range(n):
+        a = arrivals[i]
+        leaf = win[1]
+        f = val[leaf]
+        if f <= a:
+            item = a + handles[i]
+            exits[i] = a
+            served[i] = True
+        elif f - a <= patiences[i]:
+            item = f + handles[i]
+            exits[i] = f
+            served[i] = True
+        else:
+            exits[i] = a + patiences[i]
+            served[i] = False
+            continue
+        val[leaf] = item  # the minimum replaced; replay the matches on its path to the root
+        node = leaves + leaf
+        best = leaf
+        best_value = item
+        while node > one:
+            other = win[node ^ one]
+            other_value = val[other]
+            take = other_value < best_value
+            best = other if take else best
+            best_value = other_value if take else best_value
+            node >>= one
+            win[node] = best
+    val.sort()
+    heap[:] = val[:c]
+
+
+def _fcfs_heap(arrivals, handles, patiences, heap, exits, served):  # pragma: no cover - runs compiled
+    """_fcfs_kernel with heapq's heapreplace exactly as CPython does it (sift the hole at the root down to a leaf
+    along the smaller children, put the new item there, sift it up), so the heap's layout matches
+    `_serve_python`'s whatever the times (nan included)."""
+    n = arrivals.shape[0]
+    c = heap.shape[0]
     for i in range(n):
         a = arrivals[i]
         f = heap[0]
@@ -106,15 +184,7 @@ def _kernel() -> Callable[..., None] | None:
     global _KERNEL, _KERNEL_TRIED
     if not _KERNEL_TRIED:
         _KERNEL_TRIED = True
-        _set_cache_dir()
-        try:
-            import numba
-        except ImportError:
-            return None
-        try:
-            _KERNEL = numba.njit(_SIGNATURE, cache=True, nogil=True)(_fcfs_kernel)
-        except RuntimeError:  # no writable cache location at all: compile in memory, every process
-            _KERNEL = numba.njit(_SIGNATURE, cache=False, nogil=True)(_fcfs_kernel)
+        _KERNEL = compile_kernel(_fcfs_kernel, _SIGNATURE, (_fcfs_heap,))
     return _KERNEL
 
 

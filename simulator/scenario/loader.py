@@ -93,7 +93,86 @@ def _name_of(item: Located) -> Any:
     return item.value["name"].value
 
 
-def _resolve(path: Path, chain: tuple[Path, ...]) -> Located:
+ALLOWED_BASE_DIRS: list[Path] = []
+"""Folders whose files any scenario may extend besides its own folder tree (`--base-dir`; resolved paths)."""
+
+BASE_SUFFIXES = (".yaml", ".yml")
+
+
+def allow_base_dirs(folders: list[str | Path]) -> None:
+    """`--base-dir`: let `extends:` reach these folders too (each must be an existing folder)."""
+    from simulator.errors import UsageError
+
+    resolved = []
+    for folder in folders:
+        try:
+            real = Path(folder).resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise UsageError(f"--base-dir {folder}: no such folder") from None
+        if not real.is_dir():
+            raise UsageError(f"--base-dir {folder}: not a folder")
+        resolved.append(real)
+    ALLOWED_BASE_DIRS[:] = resolved
+
+
+def _roots(path: Path) -> tuple[Path, ...]:
+    """Where bases may live: the top file's folder tree, the shipped scenarios, and the --base-dir folders."""
+    from simulator import shipped_scenarios
+
+    try:
+        own = path.absolute().parent.resolve()
+    except (OSError, RuntimeError):
+        own = path.absolute().parent
+    return (own, shipped_scenarios().resolve(), *ALLOWED_BASE_DIRS)
+
+
+def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _base_problem(path: Path, extends: Located, message: str, hint: str = "") -> ScenarioError:
+    return ScenarioError([Problem(str(path), extends.line, extends.col, message, hint)])
+
+
+def _base_path(path: Path, extends: Located, roots: tuple[Path, ...]) -> Path:
+    """The resolved base file, refused before it is read unless it is a regular .yaml file inside `roots`."""
+    import errno
+
+    value = extends.value
+    if not value.lower().endswith(BASE_SUFFIXES):
+        raise _base_problem(path, extends, f"'extends' must name a .yaml file, got '{value}'",
+                            "for example extends: service_profit_chain.yaml")
+    candidate = path.parent / value
+    try:
+        where = candidate.resolve()  # symlinks followed as far as they exist: where it would be read
+    except (OSError, RuntimeError):
+        where = None  # a symlink loop: reported below
+    if where is not None and not _inside(where, roots):  # refused before even asking whether it exists
+        raise _base_problem(path, extends, f"'extends: {value}' is outside the scenario's folder {roots[0]}; not read",
+                            "a base must be in the scenario's folder tree or the shipped scenarios; "
+                            "allow another folder with --base-dir")
+    try:
+        base = candidate.resolve(strict=True)
+    except RuntimeError:  # Python 3.11-3.12 report a symlink loop so
+        raise _base_problem(path, extends, f"'extends: {value}' is a symlink loop") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _base_problem(path, extends, f"'extends: {value}' is a symlink loop") from None
+        if isinstance(exc, FileNotFoundError):
+            raise _base_problem(path, extends, f"base scenario not found: {value}",
+                                f"the path is relative to {path.parent}") from None
+        raise _base_problem(path, extends, f"'extends: {value}': cannot read it ({exc.strerror or exc})") from None
+    if not _inside(base, roots):
+        raise _base_problem(path, extends, f"'extends: {value}' is outside the scenario's folder {roots[0]}; not read",
+                            "a base must be in the scenario's folder tree or the shipped scenarios; "
+                            "allow another folder with --base-dir")
+    if not base.is_file():
+        raise _base_problem(path, extends, f"'extends: {value}' is not a regular file; not read")
+    return base
+
+
+def _resolve(path: Path, chain: tuple[Path, ...], roots: tuple[Path, ...] | None = None) -> Located:
+    roots = roots or _roots(path)
     tree = read_located(path)
     extends = tree.value.get("extends")
     if extends is None:
@@ -103,18 +182,23 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> Located:
                                      "for example extends: service_profit_chain.yaml")])
     if "\0" in extends.value:
         raise ScenarioError([Problem(str(path), extends.line, extends.col, "'extends' path contains a NUL character")])
-    base_path = (path.parent / extends.value).resolve()
-    if base_path in chain or base_path == path.resolve():
-        cycle = " -> ".join(p.name for p in (*chain, path.resolve(), base_path))
+    here = _real(path)
+    base_path = _base_path(path, extends, roots)
+    if base_path in chain or base_path == here:
+        cycle = " -> ".join(p.name for p in (*chain, here, base_path))
         raise ScenarioError([Problem(str(path), extends.line, extends.col, f"'extends' cycle: {cycle}",
                                      "a scenario cannot extend itself, directly or through others")])
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise ScenarioError([Problem(str(path), extends.line, extends.col, "'extends' chain is too deep")])
-    if not base_path.is_file():
-        raise ScenarioError([Problem(str(path), extends.line, extends.col, f"base scenario not found: {extends.value}",
-                                     f"the path is relative to {path.parent}")])
-    base = _resolve(base_path, (*chain, path.resolve()))
+    base = _resolve(base_path, (*chain, here), roots)
     return _merge(base, tree)
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # read_located has read it, so this is not expected
+        return path.absolute()
 
 
 def load(path: str | Path) -> LoadedScenario:
@@ -242,6 +326,25 @@ def _validation_problems(exc: ValidationError, positions: dict, file: str) -> li
     return problems
 
 
+def _check_effect_result(scenario: Scenario, initiative: str, eff, loc: tuple, add) -> None:
+    """A segment effect must leave its parameter inside what the field accepts (scale 1e12 on acquisitions
+    would validate and then ask for terabytes)."""
+    import math
+
+    from simulator.scenario.paths import bounds
+
+    segment = next(s for s in scenario.segments if s.name == eff.segment)
+    before = getattr(segment, str(eff.parameter))
+    if before is None:
+        return
+    op, size = eff.operation
+    after = size if op == "set" else before + size if op == "add" else before * size
+    lo, hi, _ = bounds(f"segments.{eff.segment}.{eff.parameter}")
+    if not (math.isfinite(after) and lo <= after <= hi):
+        add(loc + (op,), f"initiative '{initiative}': {op} {size:g} makes {eff.segment}.{eff.parameter} {after:g}, "
+                         f"outside what the field accepts [{lo:g}, {hi:g}]", "use a smaller effect")
+
+
 def cross_check(scenario: Scenario, positions: dict, file: str) -> list[Problem]:
     """References between parts of the file: nodes, links, levers, segments, initiatives, KPIs."""
     problems: list[Problem] = []
@@ -305,6 +408,8 @@ def cross_check(scenario: Scenario, positions: dict, file: str) -> list[Problem]
                 if eff.parameter not in SEGMENT_PARAMETERS:
                     add(base + ("parameter",), f"initiative '{ini.name}': '{eff.parameter}' is not a segment parameter",
                         closest(str(eff.parameter), SEGMENT_PARAMETERS) or "one of: " + ", ".join(SEGMENT_PARAMETERS))
+                elif eff.segment in segments:
+                    _check_effect_result(scenario, ini.name, eff, base, add)
     initiative_names = [i.name for i in scenario.initiatives]
     for i, strategy in enumerate(scenario.strategies):
         if strategy.name == "baseline" and strategy.initiatives:

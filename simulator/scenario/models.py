@@ -12,10 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from simulator.scenario.uncertainty import Uncertainty
 
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+# Numbers are strict (a boolean or a string is not a number: `headcount: yes` is an error, not 1), finite,
+# and bounded above (MONEY, MONEY_TOTAL, ...): anything that validates runs. The bounds are in the schema.
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+Finite = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False, strict=True)]
+
+MONEY = 1e9  # one amount: an annual salary, a basket, a cost per customer or per contact
+MONEY_TOTAL = 1e12  # an amount per month or one-off, for the whole business
+CUSTOMERS = 5_000_000  # initial customers of a segment
+ACQUISITIONS = 1_000_000  # new customers of a segment per month
+PER_CUSTOMER_MONTH = 1_000  # contacts or purchases per customer per month
+DAYS = 3_650  # delays, lags and ramps (ten years)
+MONTHS = 600  # the longest horizon
+POINTS = 100  # experience points (satisfaction is on a 0-10 scale)
 Name = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
@@ -28,11 +39,11 @@ class Strict(BaseModel):
 class Metadata(Strict):
     name: str = Field(min_length=1, description="Scenario name shown in reports")
     description: str = ""
-    horizon_months: int = Field(36, gt=0, le=600, description="Simulated months")
-    step_days: Positive = Field(7.0, description="Days between updates of the causal network")
-    period_days: Positive = Field(30.4375, description="Length of a reporting period (a month)")
+    horizon_months: int = Field(36, gt=0, le=MONTHS, strict=True, description="Simulated months")
+    step_days: Positive = Field(7.0, le=366, description="Days between updates of the causal network")
+    period_days: Positive = Field(30.4375, le=366, description="Length of a reporting period (a month)")
     currency: str = "EUR"
-    discount_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+    discount_rate: Fraction = Field(
         0.08, description="Annual discount rate for NPV and lifetime value"
     )
 
@@ -40,25 +51,25 @@ class Metadata(Strict):
 class Employees(Strict):
     """The frontline staff who serve contacts; every employee is a server while at the desk."""
 
-    headcount: int = Field(gt=0, le=100_000)
-    annual_salary: NonNeg = Field(description="Fully loaded annual cost per employee")
-    annual_quit_rate: NonNeg = Field(0.30, description="Default of port employee_quit_rate (quits per employee-year)")
-    hiring_lag_days: NonNeg = Field(45.0, description="Days from a quit to the replacement's first day")
-    ramp_days: NonNeg = Field(60.0, description="Days for a new hire to reach full productivity")
-    replacement_cost_fraction: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = Field(
+    headcount: int = Field(gt=0, le=100_000, strict=True)
+    annual_salary: NonNeg = Field(le=MONEY, description="Fully loaded annual cost per employee")
+    annual_quit_rate: NonNeg = Field(0.30, le=52, description="Default of port employee_quit_rate (quits per employee-year)")
+    hiring_lag_days: NonNeg = Field(45.0, le=DAYS, description="Days from a quit to the replacement's first day")
+    ramp_days: NonNeg = Field(60.0, le=DAYS, description="Days for a new hire to reach full productivity")
+    replacement_cost_fraction: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False, strict=True)] = Field(
         0.21, description="Cost of one quit as a share of annual salary (Boushey & Glynn 2012: 21%)"
     )
-    service_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+    service_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)] = Field(
         1.0, description="Share of productive time spent serving contacts"
     )
-    minutes_per_day: Positive = Field(450.0, description="Service minutes in one working day")
-    practical_capacity: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+    minutes_per_day: Positive = Field(450.0, le=1440, description="Service minutes in one working day")
+    practical_capacity: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)] = Field(
         0.85, description="Practical share of theoretical capacity (Kaplan & Anderson: 80-85%)"
     )
-    severance_months: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)] = Field(
+    severance_months: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False, strict=True)] = Field(
         3.0, description="Severance per redundancy, in months of salary"
     )
-    overtime_premium: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] = Field(
+    overtime_premium: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False, strict=True)] = Field(
         1.5, description="Pay per overtime minute as a multiple of the paid-minute rate (work beyond practical capacity)"
     )
 
@@ -66,16 +77,16 @@ class Employees(Strict):
 class Service(Strict):
     """How one contact turns into an experience score and a customer's satisfaction."""
 
-    experience_noise: NonNeg = Field(1.0, description="Std. dev. of a contact's experience score")
+    experience_noise: NonNeg = Field(1.0, le=POINTS, description="Std. dev. of a contact's experience score")
     disposition_spread: NonNeg = Field(
-        1.2, description="Std. dev. of customers' lasting personal offset to every experience (how they rate)"
+        1.2, le=POINTS, description="Std. dev. of customers' lasting personal offset to every experience (how they rate)"
     )
-    wait_penalty_per_minute: NonNeg = Field(0.08, description="Experience points lost per minute waited")
-    abandonment_penalty: NonNeg = Field(3.0, description="Experience points lost when a contact abandons")
-    satisfaction_smoothing: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+    wait_penalty_per_minute: NonNeg = Field(0.08, le=POINTS, description="Experience points lost per minute waited")
+    abandonment_penalty: NonNeg = Field(3.0, le=POINTS, description="Experience points lost when a contact abandons")
+    satisfaction_smoothing: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)] = Field(
         0.3, description="Weight of a new experience in a customer's satisfaction"
     )
-    satisfaction_reference: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 7.0
+    satisfaction_reference: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False, strict=True)] = 7.0
 
 
 class Segment(Strict):
@@ -83,30 +94,31 @@ class Segment(Strict):
 
     name: Name
     description: str = ""
-    initial_customers: int = Field(ge=0, le=5_000_000)
-    acquisition_per_month: NonNeg = Field(0.0, description="New customers per month before ports")
-    acquisition_cost: NonNeg = Field(0.0, description="Cost per customer won")
-    contacts_per_month: NonNeg = Field(1.0, description="Service contacts per customer per month")
-    purchases_per_month: NonNeg = Field(1.0, description="Purchases per customer per month")
-    basket: NonNeg = Field(description="Revenue per purchase at price index 1")
+    initial_customers: int = Field(ge=0, le=CUSTOMERS, strict=True)
+    acquisition_per_month: NonNeg = Field(0.0, le=ACQUISITIONS, description="New customers per month before ports")
+    acquisition_cost: NonNeg = Field(0.0, le=MONEY, description="Cost per customer won")
+    contacts_per_month: NonNeg = Field(1.0, le=PER_CUSTOMER_MONTH, description="Service contacts per customer per month")
+    purchases_per_month: NonNeg = Field(1.0, le=PER_CUSTOMER_MONTH, description="Purchases per customer per month")
+    basket: NonNeg = Field(le=MONEY, description="Revenue per purchase at price index 1")
     cogs_fraction: Fraction = Field(0.5, description="Cost of goods as a share of revenue")
-    handle_minutes: Positive = Field(10.0, description="Mean handling time of a contact")
-    patience_minutes: Positive | None = Field(15.0, description="Mean patience before abandoning; null = never")
+    handle_minutes: Positive = Field(10.0, le=10_000, description="Mean handling time of a contact")
+    patience_minutes: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False, strict=True)] | None = Field(
+        15.0, description="Mean patience before abandoning; null = never")
     churn_per_month: Fraction = Field(0.02, description="Base monthly defection probability")
     satisfaction_sensitivity: NonNeg = Field(
-        0.3, description="Churn hazard multiplies by exp(-s * (satisfaction - reference))"
+        0.3, le=10, description="Churn hazard multiplies by exp(-s * (satisfaction - reference))"
     )
-    initial_satisfaction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 7.0
-    price_churn_elasticity: Annotated[float, Field(ge=0, le=20, allow_inf_nan=False)] = Field(
+    initial_satisfaction: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False, strict=True)] = 7.0
+    price_churn_elasticity: Annotated[float, Field(ge=0, le=20, allow_inf_nan=False, strict=True)] = Field(
         0.0, description="Churn hazard multiplies by (price / reference price) ** elasticity"
     )
-    price_satisfaction_points: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = Field(
+    price_satisfaction_points: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False, strict=True)] = Field(
         0.0, description="Experience points lost per doubling of the price (log2 of price / reference price)"
     )
     self_service_contacts_per_month: NonNeg = Field(
-        0.0, description="Contacts per customer per month handled in a self-service channel (not at the desk)"
+        0.0, le=PER_CUSTOMER_MONTH, description="Contacts per customer per month handled in a self-service channel (not at the desk)"
     )
-    self_service_cost: NonNeg = Field(0.0, description="Cash cost of one self-service contact")
+    self_service_cost: NonNeg = Field(0.0, le=MONEY, description="Cash cost of one self-service contact")
 
 
 ActivityDriver = Literal["contact", "customer_month", "purchase", "new_customer", "month"]
@@ -116,14 +128,14 @@ class Activity(Strict):
     """A time-driven ABC activity: minutes of staff capacity per occurrence of its driver."""
 
     name: Name
-    minutes: Positive
+    minutes: Positive = Field(le=100_000)
     driver: ActivityDriver
     segments: list[str] | None = Field(None, description="Segments it applies to; null = all")
-    per_month: NonNeg = Field(1.0, description="Driver 'month': occurrences per month (a fixed workload)")
+    per_month: NonNeg = Field(1.0, le=1e6, description="Driver 'month': occurrences per month (a fixed workload)")
 
 
 class Costs(Strict):
-    fixed_per_month: NonNeg = Field(0.0, description="Overheads not driven by volume")
+    fixed_per_month: NonNeg = Field(0.0, le=MONEY_TOTAL, description="Overheads not driven by volume")
 
 
 NodeKind = Literal["lever", "stock", "auxiliary", "measure"]
@@ -140,8 +152,8 @@ class Node(Strict):
     initial: Finite | None = Field(None, description="Stocks: starting value (default: reference)")
     min: Finite | None = None
     max: Finite | None = None
-    adjust_days: Positive = Field(30.0, description="Stocks: time constant of the first-order adjustment")
-    integrate: bool = Field(False, description="Stocks: integrate the links' sum per day instead of adjusting")
+    adjust_days: Positive = Field(30.0, le=10 * DAYS, description="Stocks: time constant of the first-order adjustment")
+    integrate: bool = Field(False, strict=True, description="Stocks: integrate the links' sum per day instead of adjusting")
 
     @model_validator(mode="after")
     def _bounds(self) -> Node:
@@ -158,10 +170,11 @@ class Link(Strict):
 
     source: Name = Field(alias="from")
     target: Name = Field(alias="to")
-    effect: Finite = 1.0
+    effect: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False, strict=True)] = 1.0
     form: LinkForm = "linear"
-    delay_days: NonNeg = Field(0.0, description="The target sees a first-order smoothed copy of the source")
-    scale: Positive | None = Field(None, description="Saturating: deviation at which ~76% of the effect is reached")
+    delay_days: NonNeg = Field(0.0, le=DAYS, description="The target sees a first-order smoothed copy of the source")
+    scale: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False, strict=True)] | None = Field(
+        None, description="Saturating: deviation at which ~76% of the effect is reached")
     points: list[tuple[Finite, Finite]] | None = Field(None, description="Table: [[x, y], ...] sorted by x")
     description: str = ""
 
@@ -224,11 +237,12 @@ class Effect(Strict):
 class Initiative(Strict):
     name: Name
     description: str = ""
-    one_off_cost: NonNeg = 0.0
-    monthly_cost: NonNeg = 0.0
-    start_month: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    ramp_months: NonNeg = Field(0.0, description="Months for the effects to reach full size")
-    duration_months: Positive | None = Field(None, description="null = until the horizon")
+    one_off_cost: NonNeg = Field(0.0, le=MONEY_TOTAL)
+    monthly_cost: NonNeg = Field(0.0, le=MONEY_TOTAL)
+    start_month: NonNeg = Field(0.0, le=MONTHS)
+    ramp_months: NonNeg = Field(0.0, le=MONTHS, description="Months for the effects to reach full size")
+    duration_months: Annotated[float, Field(gt=0, le=MONTHS, allow_inf_nan=False, strict=True)] | None = Field(
+        None, description="null = until the horizon")
     effects: list[Effect] = Field(default_factory=list)
 
 
@@ -245,11 +259,11 @@ class KPI(Strict):
     name: Name
     metric: str = Field(description="A results column: an engine output or a network node")
     aggregation: Literal["last", "mean", "sum"] = "last"
-    window_months: int = Field(1, gt=0, description="Months at the end of the horizon it aggregates")
+    window_months: int = Field(1, gt=0, le=MONTHS, strict=True, description="Months at the end of the horizon it aggregates")
     target: Finite
     direction: Literal["higher", "lower"] = "higher"
-    amber: NonNeg = Field(0.0, description="Width of the amber band on the wrong side of the target")
-    weight: NonNeg = 1.0
+    amber: NonNeg = Field(0.0, le=1e12, description="Width of the amber band on the wrong side of the target")
+    weight: NonNeg = Field(1.0, le=1e6)
 
 
 class Objective(Strict):
@@ -268,8 +282,8 @@ class Scorecard(Strict):
 
 
 class RunSettings(Strict):
-    replications: int = Field(10, gt=0, le=10_000)
-    seed: int = Field(42, ge=0, lt=2**63)
+    replications: int = Field(10, gt=0, le=10_000, strict=True)
+    seed: int = Field(42, ge=0, lt=2**63, strict=True)
 
 
 class Valuation(Strict):

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Finite = Annotated[float, Field(allow_inf_nan=False, strict=True)]  # strict: `low: yes` is not 1
 _CONFIG = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 DistKind = Literal["triangular", "uniform", "normal", "lognormal", "beta"]
@@ -160,7 +160,7 @@ class Correlation(BaseModel):
     model_config = _CONFIG
 
     parameters: list[str] = Field(min_length=2, description="Assumption paths (each must be an assumption)")
-    rho: float = Field(gt=-1, lt=1, allow_inf_nan=False, description="Rank correlation between every pair, in (-1, 1)")
+    rho: float = Field(gt=-1, lt=1, allow_inf_nan=False, strict=True, description="Rank correlation between every pair, in (-1, 1)")
 
 
 class Uncertainty(BaseModel):
@@ -168,8 +168,8 @@ class Uncertainty(BaseModel):
 
     model_config = _CONFIG
 
-    draws: int = Field(64, ge=1, le=100_000, description="Default number of draws of the assumptions for `spc decide`")
-    replications: int = Field(2, ge=1, le=1000, description="Default replications per draw and strategy")
+    draws: int = Field(64, ge=1, le=100_000, strict=True, description="Default number of draws of the assumptions for `spc decide`")
+    replications: int = Field(2, ge=1, le=1000, strict=True, description="Default replications per draw and strategy")
     design: Literal["sobol", "lhs"] = Field("sobol", description="Space-filling design: scrambled Sobol or Latin hypercube")
     correlate: list[Correlation] = Field(default_factory=list, description="Gaussian-copula rank correlation groups")
     assumptions: dict[str, Distribution] = Field(

@@ -8,6 +8,7 @@ laughs' bomb).
 from __future__ import annotations
 
 import math
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,23 +115,64 @@ def _to_located(node: yaml.Node, file: str, constructor: yaml.SafeLoader) -> Loc
     return Located(value, file, mark.line + 1, mark.column + 1)
 
 
+def _position(data: bytes | str, offset: int) -> tuple[int, int]:
+    before = data[:offset]
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line = before.count(newline) + 1
+    return line, offset - (before.rfind(newline) + 1) + 1
+
+
+def _decode(raw: bytes, file: str) -> str:
+    """UTF-8 text with no control characters YAML forbids, or a ScenarioError at the offending position."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError([Problem(file, 1, 1, "the file is UTF-16 text", "re-save it as UTF-8")])
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        text = raw[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + bom
+        line, col = _position(raw, offset)
+        raise ScenarioError([Problem(file, line, col, f"not UTF-8 text: byte 0x{raw[offset]:02x} cannot be decoded",
+                                     "re-save the file as UTF-8")]) from None
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)  # the characters YAML itself refuses
+    if bad:
+        char = bad.group()
+        line, col = _position(text, bad.start())
+        what = "a NUL byte" if char == "\0" else f"control character U+{ord(char):04X}"
+        raise ScenarioError([Problem(file, line, col, f"{what} is not allowed in a scenario file",
+                                     "a scenario is plain text: remove it, or re-save the file as UTF-8 text")])
+    return text
+
+
 def read_located(path: Path) -> Located:
     """Parse one YAML file into a Located tree, or raise ScenarioError with the position of the problem."""
     file = str(path)
+    if "\0" in file:
+        raise ScenarioError([Problem(file.replace("\0", "\\0"), 1, 1, "the file name contains a NUL character")])
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise ScenarioError([Problem(file, 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ScenarioError([Problem(file, 1, 1, "is a folder, not a scenario file")])
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError([Problem(file, 1, 1, "not a regular file (a device, pipe or socket); not read",
+                                     "give the path of a scenario's .yaml file")])
+    size = info.st_size
     if size > MAX_FILE_BYTES:
         raise ScenarioError(
             [Problem(file, 1, 1, f"file is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MiB limit for scenario files",
                      "split the scenario with 'extends:'")]
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(file, 1, 1, f"cannot read file as UTF-8 text: {exc}")]) from None
-    loader = _Builder(text)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError([Problem(file, 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None
+    text = _decode(raw, file)
+    try:
+        loader = _Builder(text)
+    except yaml.YAMLError as exc:  # the reader's own check of the characters (caught above, kept as a guard)
+        raise ScenarioError([Problem(file, 1, 1, f"YAML error: {str(exc).splitlines()[0]}")]) from None
     try:
         node = loader.get_single_node()
         if node is None:

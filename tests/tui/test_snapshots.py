@@ -39,3 +39,27 @@ def test_levers_panel_at_full_width(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(_app(), terminal_size=(140, 40), run_before=run_before)
+
+
+def test_comparison_heads_with_the_recommendation_at_80x24(snap_compare):
+    async def run_before(pilot) -> None:
+        await wait_for_finished_run(pilot.app, pilot)
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_decision_tab_after_a_decision(snap_compare):
+    from tests.helpers import DATA
+
+    async def run_before(pilot) -> None:
+        await wait_for_finished_run(pilot.app, pilot)
+        await pilot.press("d")
+        for _ in range(1200):
+            if pilot.app.decisions:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+
+    app = SpcApp(DATA / "decide_small.yaml", replications=2, workers=1, timings=False, decide_draws=8)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

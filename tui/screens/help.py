@@ -18,17 +18,20 @@ Compare CRM strategies on the service-profit chain. Every strategy runs on the s
 |---|---|
 | `o` | open a scenario (browser) |
 | `r` | run again now |
-| `c` | cancel the running simulation |
+| `c` | cancel the running simulation (on the Decision tab: the running decision) |
+| `d` | decide under uncertainty: open the Decision tab and start a decision for the open scenario |
 | `a` | automatic re-run after a lever edit on/off |
 | `l` | show or hide the lever panel |
 | `s` | save edits as a new scenario (`extends:` the original, only the changes) |
-| `1`–`5` | comparison, scorecard, time series, causal map, customers |
+| `1`–`6` | comparison, scorecard, time series, causal map, customers, decision |
 | `h` | highlight the next strategy's band in the time series |
 | `t` | light or dark theme |
 | `ctrl+p` | command palette: every action by name |
 | `?` | this help · `q` quit |
 
-**Comparison**: Δ NPV of profit against baseline with its 95% CI (green when the whole interval is above
+**Comparison**: first what to do: the recommendation over the replications so far (assumptions at their point
+values; the same rule and text as `spc run` and `spc decide`), its headline and reasons, then the table.
+Δ NPV of profit against baseline with its 95% CI (green when the whole interval is above
 zero), P(better) as replications won out of those run with the 95% interval of that share, e.g.
 "7/10 (34–94%)", ROI of the initiative spend, payback month, Δ satisfaction. "not yet: ~N reps for 80% power"
 is how many paired replications a t test needs to detect the Δ seen so far four times in five.
@@ -41,6 +44,15 @@ of replications in which it is green (for a perspective: in which its weighted r
 **Causal map**: each node's causes, effects and the feedback loops through it (R reinforcing, B balancing).
 
 **Customers**: the whale curve, customer equity and lifetime value per segment.
+
+**Decision**: `spc decide` for the open scenario, with your lever edits. It does not start by itself, because it
+costs draws × strategies × replications runs (the tab shows how many): press `d` to start it, `c` on the tab to
+cancel it. Every strategy runs on every draw of the scenario's uncertain assumptions on the same random numbers;
+the recommendation, the table and the value-of-information ranking refine about once a second as draws complete
+("12/64 draws"). Columns: Δ against baseline with its 95% CI over the draws, the 5–95% range of the draws, P(best),
+P(better than baseline), expected and maximum regret, the worst 5% of draws (CVaR), P(every perspective green).
+EVPPI: what knowing one assumption exactly would be worth, i.e. which one to test first. A scenario without
+uncertain assumptions says how to write them as distributions (README, "Assumptions as distributions").
 
 **Levers**: edit a number; it is checked at once and the comparison re-runs after a short pause.
 """

@@ -33,18 +33,25 @@ class ScorecardView(Vertical):
         strategies = list(a.strategies)
         table.clear(columns=True)
         table.add_columns("perspective / KPI", "target", *strategies)
-        card = a.scorecard
-        persp = rollup(card, "perspective")
-        for name in dict.fromkeys(card["perspective"]):
+        # plain dicts of the frames' rows (a boolean filter per cell took most of the time on the UI thread)
+        card = a.scorecard[["perspective", "kpi", "strategy", "status", "value", "p_green", "direction",
+                            "target"]].to_dict("records")
+        persp = {}
+        for r in rollup(a.scorecard, "perspective").to_dict("records"):
+            persp.setdefault((r["strategy"], r["perspective"]), r)  # the first row of each, as .iloc[0]
+        kpis: dict[str, dict[str, dict[str, dict]]] = {}  # perspective -> kpi -> strategy -> row, in card order
+        for r in card:
+            kpis.setdefault(r["perspective"], {}).setdefault(r["kpi"], {}).setdefault(r["strategy"], r)
+        for name, by_kpi in kpis.items():
             cells = []
             for s in strategies:
-                r = persp[(persp["strategy"] == s) & (persp["perspective"] == name)]
-                cells.append(status_text(r["status"].iloc[0], f"{r['p_green'].iloc[0]:.0%}") if len(r) else "-")
+                r = persp.get((s, name))
+                cells.append(status_text(r["status"], f"{r['p_green']:.0%}") if r is not None else "-")
             table.add_row(Text(PERSPECTIVE_TITLES.get(name, name), style="bold"), "", *cells)
-            for kpi in dict.fromkeys(card.loc[card["perspective"] == name, "kpi"]):
-                sub = card[(card["perspective"] == name) & (card["kpi"] == kpi)].set_index("strategy")
-                first = sub.iloc[0]
+            for kpi, by_strategy in by_kpi.items():
+                first = next(iter(by_strategy.values()))
                 arrow = "≥" if first["direction"] == "higher" else "≤"
-                cells = [status_text(sub.at[s, "status"], f"{_value(sub.at[s, 'value'])} ({sub.at[s, 'p_green']:.0%})")
-                         if s in sub.index else "-" for s in strategies]
+                cells = [status_text(by_strategy[s]["status"],
+                                     f"{_value(by_strategy[s]['value'])} ({by_strategy[s]['p_green']:.0%})")
+                         if s in by_strategy else "-" for s in strategies]
                 table.add_row(f"  {kpi}", f"{arrow}{_value(first['target'])}", *cells)
