@@ -28,19 +28,23 @@ DERIVED_FROM_PROFIT = ("npv", "cumulative_profit")
 """Metrics explained as weighted sums of monthly profit (discounted or not)."""
 
 
-def causal_graph(model: CompiledModel, metric: str) -> nx.DiGraph:
-    """The compiled network plus the engine's own paths, cut to the ancestors of `metric`."""
+def full_graph(model: CompiledModel) -> nx.DiGraph:
+    """The scenario's network plus every path the engine carries (so revenue, costs and profit are on it)."""
     g = nx.DiGraph()
-    for node, data in model.graph.nodes(data=True):
-        g.add_node(node, **data)
-    for a, b, data in model.graph.edges(data=True):
-        g.add_edge(a, b, **data)
+    g.add_nodes_from(model.graph.nodes(data=True))
+    g.add_edges_from(model.graph.edges(data=True))
     for a, b, sign in ENGINE_LINKS:
         if not g.has_edge(a, b):
             for n in (a, b):
                 if n not in g:
                     g.add_node(n, kind="engine", declared=False)
             g.add_edge(a, b, effect=float(sign), form="engine", delay_days=0.0, sign=sign, engine=True)
+    return g
+
+
+def causal_graph(model: CompiledModel, metric: str) -> nx.DiGraph:
+    """The compiled network plus the engine's own paths, cut to the ancestors of `metric`."""
+    g = full_graph(model)
     if metric not in g:
         known = sorted(n for n in g if g.in_degree(n))
         raise UsageError(f"metric '{metric}' is not on the causal map ({closest(metric, known) or 'e.g. profit'})")

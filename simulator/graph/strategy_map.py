@@ -18,7 +18,6 @@ import networkx as nx
 import pandas as pd
 
 from simulator.graph.compiler import CompiledModel
-from simulator.ports import ENGINE_LINKS
 
 STATUS_COLOURS = {"green": "#66bb6a", "amber": "#ffca28", "red": "#ef5350", "none": "#e0e0e0"}
 STATUS_LABELS = {"green": "KPI green (on target)", "amber": "KPI amber (within tolerance)",
@@ -32,16 +31,9 @@ WORST = {"red": 0, "amber": 1, "green": 2}
 
 def map_graph(model: CompiledModel) -> nx.DiGraph:
     """The scenario's network plus every engine path (so revenue, costs and profit are on the map)."""
-    g = nx.DiGraph()
-    g.add_nodes_from(model.graph.nodes(data=True))
-    g.add_edges_from(model.graph.edges(data=True))
-    for a, b, sign in ENGINE_LINKS:
-        if not g.has_edge(a, b):
-            for n in (a, b):
-                if n not in g:
-                    g.add_node(n, kind="engine", declared=False)
-            g.add_edge(a, b, effect=float(sign), form="engine", delay_days=0.0, sign=sign, engine=True)
-    return g
+    from simulator.analysis.causal import full_graph
+
+    return full_graph(model)
 
 
 def columns(g: nx.DiGraph, sink: str = "profit") -> dict[str, int]:
