@@ -15,7 +15,7 @@ from pathlib import Path
 from simulator.errors import ScenarioError, Terminated, UsageError
 
 EXIT_BAD_INPUT = 2
-WORKER_COMMANDS = ("run", "batch", "decide", "sensitivity", "report", "explain", "loops")
+WORKER_COMMANDS = ("run", "batch", "decide", "sensitivity", "report", "explain", "loops", "graph")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,8 +57,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     model = compile_file(args.file)
     if args.format in ("svg", "png"):
         return _graph_picture(args, model)
-    if args.strategy or args.out:
-        raise UsageError("--strategy and --out need --format svg or png")
+    if args.strategy or args.out or args.explain:
+        raise UsageError("--strategy, --explain and --out need --format svg or png")
     print(to_mermaid(model) if args.format == "mermaid" else to_dot(model))
     if args.loops:
         for loop in model.loops:
@@ -81,7 +81,19 @@ def _graph_picture(args: argparse.Namespace, model) -> int:
 
         result = run_experiment(model, [args.strategy], replications=args.replications, months=args.months)
         card = scorecard_frame(result.timeseries, model.scenario, [args.strategy])
-    data = draw(model, args.format, strategy=args.strategy, scorecard=card)
+    weights = None
+    if args.explain:
+        if not args.strategy:
+            raise UsageError("--explain needs --strategy S (the strategy whose ΔNPV is attributed)")
+        from simulator.analysis.attribution import attribute
+        from simulator.graph.strategy_map import attribution_edge_weights
+
+        att = attribute(model, args.strategy, "npv", replications=args.replications, months=args.months,
+                        workers=args.workers)
+        weights = attribution_edge_weights(model, att.groups)
+        print(f"edge widths: Shapley attribution of ΔNPV over {len(att.groups)} groups "
+              f"({att.runs} runs, {att.seconds:.1f} s)", file=sys.stderr)
+    data = draw(model, args.format, strategy=args.strategy, scorecard=card, edge_weights=weights)
     if args.out:
         Path(args.out).write_bytes(data)
         print(f"wrote {args.out}", file=sys.stderr)
@@ -111,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_validate)
 
-    from simulator.limits import months_arg, replications_arg
+    from simulator.limits import months_arg, replications_arg, workers_arg
 
     p = sub.add_parser("graph", help="print the causal map (Mermaid or Graphviz DOT) or draw the strategy map (SVG/PNG)")
     p.add_argument("file", metavar="FILE")
@@ -122,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="svg/png with --strategy: replications of the quick experiment (default 2)")
     p.add_argument("--months", type=months_arg, help="svg/png with --strategy: months to run (default: the horizon)")
     p.add_argument("--out", metavar="FILE", help="svg/png: write the picture here (default: standard output)")
+    p.add_argument("--explain", action="store_true",
+                   help="svg/png with --strategy: draw each link as wide as the |Shapley value| of the pathway group "
+                        "carrying it (runs `spc explain`'s attribution of ΔNPV: replications x (1 + 2^groups) runs)")
+    p.add_argument("--workers", type=workers_arg, help="with --explain: worker processes (default: all cores)")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("schema", help="print the JSON Schema of scenario files")

@@ -12,7 +12,7 @@ from simulator.errors import UsageError
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _positive_int, _seed
-    from simulator.limits import months_arg, replications_arg, workers_arg
+    from simulator.limits import months_arg, permutations_arg, replications_arg, workers_arg
 
     p = sub.add_parser("explain", help="why a metric moved: Shapley attribution over causal pathways, by counterfactual runs")
     p.add_argument("file", metavar="FILE")
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "older local-regression split along paths")
     p.add_argument("--groups", default="auto", metavar="auto|FILE",
                    help="pathway groups: auto (the chain's stages) or a YAML file of name -> list of elements")
-    p.add_argument("--permutations", type=_positive_int, default=64,
-                   help="sampled permutations per replication beyond 8 groups (default 64)")
+    p.add_argument("--permutations", type=permutations_arg, default=64,
+                   help="sampled permutations per replication beyond 8 groups (default 64, at most 10,000)")
     p.add_argument("--strategy", help="strategy to explain (default: the scenario's first)")
     p.add_argument("--month", type=_positive_int, help="explain the change at this month (default: mean over the horizon)")
     p.add_argument("--replications", type=replications_arg,

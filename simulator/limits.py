@@ -7,6 +7,7 @@ Argument bounds (argparse types, so a bad value is refused while the command lin
     --draws          1 .. 100,000 (the file format's uncertainty.draws cap)
     --months         1 .. 600 (the file format's metadata.horizon_months cap)
     --sample lhs:N   N from 1 to 100,000; a batch holds at most 100,000 variants per file
+    --permutations   1 .. 10,000 (spc explain: sampled orders per replication, each up to one run per group)
 
 The preflight estimate (`preflight`) refuses, unless `--force` is given, a job that would not fit:
 
@@ -37,6 +38,7 @@ MAX_DRAWS = 100_000
 MAX_MONTHS = 600
 MAX_SAMPLES = 100_000
 MAX_VARIANTS = 100_000
+MAX_PERMUTATIONS = 10_000
 
 SECONDS_PER_MONTH = 1.5e-3
 SECONDS_PER_EVENT = 0.15e-6  # one customer-month or one contact
@@ -86,6 +88,7 @@ def workers_arg(value: str) -> int:
 replications_arg = bounded_int("replications", MAX_REPLICATIONS, "the file format's cap")
 draws_arg = bounded_int("draws", MAX_DRAWS, "the file format's cap")
 months_arg = bounded_int("a horizon", MAX_MONTHS, "months, the file format's cap")
+permutations_arg = bounded_int("permutations", MAX_PERMUTATIONS, "sampled orders per replication")
 
 
 def add_force(parser: argparse.ArgumentParser) -> None:

@@ -289,7 +289,9 @@ def candidate_games(scenario: Scenario, decisions: Decisions) -> dict[str, tuple
         if top == float("inf") or top <= node.reference:
             continue
         turns = [Turn(levers={name: top})] * n
-        out[f"lever {name} = {top:g}"] = ("lever policy", decisions.model_copy(update={"turns": turns}))
+        from simulator.analysis.units import humanise, sensible
+
+        out[f"lever {humanise(name)} = {sensible(top)}"] = ("lever policy", decisions.model_copy(update={"turns": turns}))
     return out
 
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 import base64
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from simulator.analysis.scorecard import rollup
-from simulator.analysis.stats import format_money as _money
+from simulator.analysis.units import format_value, humanise, money
 from simulator.decision.analysis import Recommendation
 from simulator.graph.compiler import CompiledModel
 
+if TYPE_CHECKING:
+    from simulator.analysis.attribution import Attribution
+
 STATUS_COLOUR = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
 STATUS_MARK = {"green": "🟢", "amber": "🟡", "red": "🔴"}
+TEXT_MARK = {"green": "●", "amber": "◐", "red": "○"}  # marks every font has (the emoji are boxes in some)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,20 @@ class Analysis:
     valuation: pd.DataFrame | None = None  # per (strategy, replication): npv, continuing_value, firm_value, ...
     ranking_note: str | None = None  # "Rankings disagree: ..." when NPV and firm value rank strategies differently
     recommendation: Recommendation | None = None  # what to do: the same text in the CLI, the terminal UI and here
+    # a Shapley attribution already computed (`spc explain`): the strategy map draws its links as wide as their
+    # group's |Shapley value| when it is for the strategy the map shows. The report never runs one itself: it
+    # costs replications x (1 + 2^groups) extra runs (~100+ on the shipped scenario), more than the report's own.
+    attribution: Attribution | None = None
+
+
+def strategy_names(inp: Analysis) -> dict[str, str]:
+    """Per strategy: the name shown to people (its `label`, else the name with spaces for underscores)."""
+    given = {s.name: s.label for s in inp.model.scenario.strategies if getattr(s, "label", "")}
+    return {s: given.get(s) or humanise(s) for s in inp.strategies}
+
+
+def _currency(inp: Analysis) -> str:
+    return inp.model.scenario.metadata.currency
 
 
 TORNADO_REPLICATIONS = 4  # one replication left the chart dominated by noise once paths diverge
@@ -87,9 +106,13 @@ def with_tornado(inp: Analysis, workers: int | None = None) -> Analysis:
     return replace(inp, tornado=torn)
 
 
-def _comparison_rows(cmp: pd.DataFrame) -> list[list[str]]:
+def _comparison_rows(cmp: pd.DataFrame, currency: str | None = None, names=None) -> list[list[str]]:
     from simulator.analysis.comparison import p_better_text
 
+    def _money(x):  # money by magnitude with its currency, no cents
+        return money(x, currency)
+
+    names = names or {}
     rows = []
     for r in cmp.to_dict("records"):
         payback = "never" if r["payback_month"] is None or pd.isna(r["payback_month"]) else f"month {int(r['payback_month'])}"
@@ -99,8 +122,9 @@ def _comparison_rows(cmp: pd.DataFrame) -> list[list[str]]:
             need = r["replications_needed"]
             verdict = "not distinguishable yet" + ("" if need is None or pd.isna(need)
                                                    else f" (~{int(need)} replications for 80% power)")
-        rows.append([str(r["rank"]), r["strategy"], f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]",
-                     _firm_cell(r), p_better_text(r), _money(r["spend"]), "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}", payback,
+        rows.append([str(r["rank"]), names.get(r["strategy"], humanise(r["strategy"])),
+                     f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]",
+                     _firm_cell(r, currency), p_better_text(r), _money(r["spend"]), "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}", payback,
                      _money(r["revenue_growth"]), _money(r["cost_savings"]), f"{r['delta_satisfaction']:+.2f}", verdict])
     return rows
 
@@ -109,10 +133,14 @@ COMPARISON_HEAD = ["#", "strategy", "Δ NPV [95% CI]", "Δ firm value [95% CI]",
                    "cost savings", "Δ satisfaction", "verdict"]
 
 
-def _firm_cell(r) -> str:
+def _firm_cell(r, currency: str | None = None) -> str:
     if pd.isna(r.get("delta_firm_value")):
         return "-"
-    return f"{_money(r['delta_firm_value'])} [{_money(r['firm_ci_low'])}, {_money(r['firm_ci_high'])}]"
+
+    def m(x):
+        return money(x, currency)
+
+    return f"{m(r['delta_firm_value'])} [{m(r['firm_ci_low'])}, {m(r['firm_ci_high'])}]"
 
 
 def _ranking_lines(inp: Analysis) -> list[str]:
@@ -139,9 +167,13 @@ def valuation_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
     head = ["strategy", "NPV [95% CI]", "continuing value [95% CI]", "firm value [95% CI]", "customers at horizon"]
     if inp.valuation is None or inp.valuation.empty:
         return head, []
-    rows = []
+    rows, names, cur = [], strategy_names(inp), _currency(inp)
+
+    def _money(x):
+        return money(x, cur)
+
     for r in valuation_summary(inp.valuation, inp.strategies).to_dict("records"):
-        rows.append([r["strategy"], *(f"{_money(r[c])} [{_money(r[c + '_ci_low'])}, {_money(r[c + '_ci_high'])}]"
+        rows.append([names.get(r["strategy"], r["strategy"]), *(f"{_money(r[c])} [{_money(r[c + '_ci_low'])}, {_money(r[c + '_ci_high'])}]"
                                       for c in ("npv", "continuing_value", "firm_value")),
                      f"{r['active_customers']:,.0f}"])
     return head, rows
@@ -154,7 +186,8 @@ COMPARISON_NOTE = ("Paired differences per replication (every strategy sees the 
 SUMMARY_TITLE = "Headline figures (mean ± 95% CI, or mean [95% CI] where it is asymmetric)"
 
 
-def _summary_rows(summary: pd.DataFrame, strategies) -> tuple[list[str], list[list[str]]]:
+def _summary_rows(summary: pd.DataFrame, strategies, names=None, currency: str | None = None,
+                  ) -> tuple[list[str], list[list[str]]]:
     from simulator.analysis.summary import format_figure
     from simulator.results import SUMMARY_METRICS
 
@@ -162,7 +195,8 @@ def _summary_rows(summary: pd.DataFrame, strategies) -> tuple[list[str], list[li
     rows = []
     for s in strategies:
         sub = summary[summary["strategy"] == s].set_index("metric")
-        rows.append([s, *(format_figure(m, sub.at[m, "mean"], sub.at[m, "ci_low"], sub.at[m, "ci_high"])
+        rows.append([(names or {}).get(s, s), *(format_figure(m, sub.at[m, "mean"], sub.at[m, "ci_low"], sub.at[m, "ci_high"],
+                                                              currency=currency)
                           for m in SUMMARY_METRICS)])
     return head, rows
 
@@ -170,17 +204,21 @@ def _summary_rows(summary: pd.DataFrame, strategies) -> tuple[list[str], list[li
 def _charts(inp: Analysis) -> dict[str, bytes]:
     from simulator import report_charts as charts  # matplotlib: only a report pays for importing it
 
+    best, _ = executive_summary(inp)
+    kw = {"highlight": best, "names": strategy_names(inp)}
     out = {
-        "paths": charts.paths_chart(inp.timeseries, inp.strategies, [("profit", "Monthly profit"),
-                                                                     ("cumulative_profit", "Cumulative profit")]),
+        "paths": charts.paths_chart(inp.timeseries, inp.strategies, [("cumulative_profit", "Cumulative profit"),
+                                                                     ("profit", "Monthly profit")],
+                                    currency=_currency(inp), months=inp.months, **kw),
         "customers": charts.paths_chart(inp.timeseries, inp.strategies, [("active_customers", "Active customers"),
                                                                          ("customer_satisfaction", "Customer satisfaction"),
-                                                                         ("headcount", "Headcount")]),
-        "whale": charts.whale_chart(inp.customers, inp.strategies),
+                                                                         ("headcount", "Headcount")],
+                                        months=inp.months, **kw),
+        "whale": charts.whale_chart(inp.customers, inp.strategies, **kw),
     }
     out.update(_strategy_maps(inp))
     if inp.tornado is not None and len(inp.tornado):
-        out["tornado"] = charts.tornado_chart(inp.tornado, "NPV of profit (baseline)")
+        out["tornado"] = charts.tornado_chart(inp.tornado, "NPV of profit (baseline)", currency=_currency(inp))
     return out
 
 
@@ -192,20 +230,40 @@ def _strategy_maps(inp: Analysis) -> dict[str, bytes]:
     if chosen not in inp.strategies:
         chosen = next((s for s in inp.strategies if s != "baseline"), inp.strategies[0] if inp.strategies else None)
     card = inp.scorecard if not inp.scorecard.empty else None
-    return {"causal_map": draw(inp.model, "png", strategy=chosen, scorecard=card)}
+    weights = None
+    if inp.attribution is not None and inp.attribution.strategy == chosen:
+        from simulator.graph.strategy_map import attribution_edge_weights
+
+        weights = attribution_edge_weights(inp.model, inp.attribution.groups)
+    return {"causal_map": draw(inp.model, "png", strategy=chosen, scorecard=card, edge_weights=weights)}
 
 
-def _scorecard_matrix(card: pd.DataFrame, strategies) -> tuple[list[str], list[tuple[str, str, list[tuple[str, str]]]]]:
-    """(strategies, rows of (perspective, kpi label, [(text, status) per strategy]))."""
+def kpi_labels(scenario) -> dict[str, tuple[str, str]]:
+    """Per KPI name: (label, unit) as declared, else the humanised name and no unit."""
+    out = {}
+    for persp in scenario.scorecard.perspectives:
+        for obj in persp.objectives:
+            for k in obj.kpis:
+                out[k.name] = (getattr(k, "label", "") or humanise(k.name), getattr(k, "unit", ""))
+    return out
+
+
+def _scorecard_matrix(card: pd.DataFrame, strategies, currency: str | None = None, scenario=None,
+                      ) -> tuple[list[str], list[tuple[str, str, list[tuple[str, str]]]]]:
+    """(strategies, rows of (perspective, kpi label, [(text, status) per strategy])): values in their unit
+    ('€455.8k', '8%', '1.2 min'), KPI names humanised, targets with their unit."""
+    labels = kpi_labels(scenario) if scenario is not None else {}
     rows = []
     for (persp, kpi), group in card.groupby(["perspective", "kpi"], sort=False):
         first = group.iloc[0]
         arrow = "≥" if first["direction"] == "higher" else "≤"
-        label = f"{kpi} ({first['metric']} {arrow} {first['target']:g})"
+        name, unit = labels.get(kpi, (humanise(kpi), ""))
+        label = f"{name} ({arrow} {format_value(first['target'], first['metric'], currency, unit)})"
         cells = []
         for s in strategies:
             r = group[group["strategy"] == s].iloc[0]
-            cells.append((f"{r['value']:,.2f} · P(green) {r['p_green']:.0%}", r["status"]))
+            cells.append((f"{format_value(r['value'], r['metric'], currency, unit)} · P(green) {r['p_green']:.0%}",
+                          r["status"]))
         rows.append((persp, label, cells))
     return list(strategies), rows
 
@@ -216,13 +274,17 @@ def value_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
 
     rate = inp.model.scenario.metadata.discount_rate
     segments = [s.name for s in inp.model.scenario.segments]
-    head = ["strategy", "customer equity", *(f"LTV {s}" for s in segments)]
-    rows = []
+    head = ["strategy", "customer equity", *(f"LTV {humanise(s)}" for s in segments)]
+    rows, names, cur = [], strategy_names(inp), _currency(inp)
+
+    def _money(x):
+        return money(x, cur)
+
     for strategy in inp.strategies:
         ledger = inp.customers[inp.customers["strategy"] == strategy]
         equity = [customer_equity(g, rate) for _, g in ledger.groupby("replication")]
         ltv = lifetime_values(ledger, rate).groupby("segment")["lifetime_value"].mean()
-        rows.append([strategy, _money(sum(equity) / len(equity)), *(_money(ltv.get(s, float("nan"))) for s in segments)])
+        rows.append([names.get(strategy, strategy), _money(sum(equity) / len(equity)), *(_money(ltv.get(s, float("nan"))) for s in segments)])
     return head, rows
 
 
@@ -231,13 +293,18 @@ def capacity_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
     from simulator.analysis.capacity import capacity_report
 
     reports = capacity_report(inp.timeseries, inp.model.scenario, inp.strategies)
+    names, cur = strategy_names(inp), _currency(inp)
+
+    def _money(x):
+        return money(x, cur)
+
     head = ["strategy", "capacity cost rate /min", "practical minutes", "used minutes", "used capacity cost", "unused minutes",
             "unused capacity cost", "overtime cost", "per activity: volume × minutes = unit cost"]
     rows = []
     for strategy, r in reports.items():
         acts = "; ".join(f"{a.activity}: {a.volume:,.0f} × {a.unit_minutes:.1f} min = {a.unit_cost:,.2f}"
                          for a in r.activities.itertuples() if a.volume > 0)
-        rows.append([strategy, f"{r.rate:.3f}", f"{r.practical_minutes:,.0f}", f"{r.used_minutes:,.0f}",
+        rows.append([names.get(strategy, strategy), f"{r.rate:.3f}", f"{r.practical_minutes:,.0f}", f"{r.used_minutes:,.0f}",
                      _money(r.used_cost), f"{r.unused_minutes:,.0f}", _money(r.unused_cost), _money(r.overtime_cost),
                      acts])
     return head, rows
@@ -258,13 +325,19 @@ def green_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
     rows = []
     for kpi in dict.fromkeys(table["kpi"]):
         sub = table[table["kpi"] == kpi].set_index("strategy")["green_from"]
-        rows.append([kpi, *("never" if pd.isna(sub.get(s)) else f"month {int(sub.get(s))}" for s in inp.strategies)])
-    return ["KPI stays green from", *inp.strategies], rows
+        rows.append([humanise(kpi), *("never" if pd.isna(sub.get(s)) else f"month {int(sub.get(s))}" for s in inp.strategies)])
+    names = strategy_names(inp)
+    return ["KPI stays green from", *(names[s] for s in inp.strategies)], rows
 
 
 VALUE_NOTE = ("Customer equity: expected remaining value of the active base at the horizon (Gupta & Lehmann margin "
               "multiple from each segment's observed monthly margin after cost to serve and retention). LTV: realised "
               "profit plus expected remaining value, mean per customer ever served.")
+
+
+def nobreak(text: str) -> str:
+    """Keep a sign with its amount ('−€53.6k' broke after the minus in narrow cells)."""
+    return text.replace("−€", "−\u2060€").replace("+€", "+\u2060€").replace("[−", "[\u2060−")
 
 
 def to_html(inp: Analysis) -> str:
@@ -274,29 +347,30 @@ def to_html(inp: Analysis) -> str:
 
     def table(head, rows) -> str:
         return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
-                + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+                + "".join("<tr>" + "".join(f"<td>{nobreak(e(c))}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
 
     def img(key: str, alt: str) -> str:
         return f'<img alt="{e(alt)}" src="data:image/png;base64,{imgs[key]}">' if key in imgs else ""
 
-    strategies, matrix = _scorecard_matrix(inp.scorecard, inp.strategies)
-    card_html = "<table><tr><th>perspective</th><th>KPI</th>" + "".join(f"<th>{e(s)}</th>" for s in strategies) + "</tr>"
+    names, cur = strategy_names(inp), _currency(inp)
+    strategies, matrix = _scorecard_matrix(inp.scorecard, inp.strategies, cur, sc)
+    card_html = "<table><tr><th>perspective</th><th>KPI</th>" + "".join(f"<th>{e(names[s])}</th>" for s in strategies) + "</tr>"
     for persp, label, cells in matrix:
         card_html += f"<tr><td>{e(persp.replace('_', ' '))}</td><td>{e(label)}</td>" + "".join(
-            f'<td><span class="dot" style="background:{STATUS_COLOUR[st]}"></span>{e(text)}</td>' for text, st in cells) + "</tr>"
+            f'<td><span class="dot" style="background:{STATUS_COLOUR[st]}"></span>{nobreak(e(text))}</td>' for text, st in cells) + "</tr>"
     persp = rollup(inp.scorecard, "perspective")
     card_html += "</table><h3>Perspective roll-up</h3><table><tr><th>strategy</th>" + "".join(
         f"<th>{e(p.replace('_', ' '))}</th>" for p in dict.fromkeys(persp["perspective"])) + "</tr>"
     for s in strategies:
         sub = persp[persp["strategy"] == s]
-        card_html += f"<tr><td>{e(s)}</td>" + "".join(
+        card_html += f"<tr><td>{e(names[s])}</td>" + "".join(
             f'<td><span class="dot" style="background:{STATUS_COLOUR[r.status]}"></span>{r.status} ({r.score:.2f}) · '
             f'P(green) {"-" if pd.isna(r.p_green) else f"{r.p_green:.0%}"}</td>'
             for r in sub.itertuples()) + "</tr>"
     card_html += "</table><h3>When each KPI turns green (and stays green)</h3>" + table(*green_rows(inp))
     if inp.scorecard.empty:
         card_html = "<p>This scenario defines no scorecard.</p>"
-    summary_head, summary_rows = _summary_rows(inp.summary, inp.strategies)
+    summary_head, summary_rows = _summary_rows(inp.summary, inp.strategies, names, cur)
     loops = "".join(f"<li><b>{lp.polarity}</b>: {e(lp.label)}</li>" for lp in inp.model.loops[:12])
     tornado_html = (f"<h2>What drives NPV</h2>{img('tornado', 'tornado')}" if "tornado" in imgs else "")
     return f"""<!doctype html>
@@ -308,6 +382,17 @@ th{{background:#f3f3f3}} td:first-child,th:first-child,td:nth-child(2){{text-ali
 .dot{{display:inline-block;width:0.8em;height:0.8em;border-radius:50%;margin-right:0.4em;vertical-align:middle}}
 img{{max-width:100%;margin:0.5em 0}} .meta{{color:#555}}
 .decision{{border-left:4px solid #1565c0;background:#f4f8fd;padding:0.2em 1em;margin:1em 0}}
+.decision ul.keys{{font-size:1.05em}}
+@page{{size:A4;margin:14mm 12mm}}
+@media print{{
+body{{max-width:none;margin:0;padding:0;font-size:10pt}}
+h2{{break-before:page;page-break-before:always}} .decision h2,h1+p+p.meta+section h2{{break-before:auto;page-break-before:auto}}
+h2,h3{{break-after:avoid;page-break-after:avoid}}
+table,img,tr,.decision{{break-inside:avoid;page-break-inside:avoid}}
+table{{font-size:8pt}} th,td{{padding:2px 4px}}
+th,.decision,.dot{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+img{{max-height:240mm;object-fit:contain}}
+}}
 </style></head><body>
 <h1>{e(sc.metadata.name)}</h1>
 <p>{e(sc.metadata.description)}</p>
@@ -316,7 +401,7 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 {_recommendation_html(inp)}
 <h2>Strategy comparison against baseline</h2>
 <p>{e(COMPARISON_NOTE)}</p>
-{table(COMPARISON_HEAD, _comparison_rows(inp.comparison))}
+{table(COMPARISON_HEAD, _comparison_rows(inp.comparison, cur, names))}
 {"".join(f"<p><b>{e(line)}</b></p>" for line in _ranking_lines(inp))}
 <h2>Value beyond the horizon</h2>
 <p>{e(valuation_note(inp))}</p>
@@ -345,18 +430,56 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 """
 
 
+def executive_summary(inp: Analysis) -> tuple[str | None, list[str]]:
+    """(the best strategy, two or three lines of its key numbers): Δ firm value (or Δ NPV) against baseline with
+    its 95% CI and P(better), and the status of each scorecard perspective."""
+    from simulator.analysis.comparison import p_better_text
+
+    cmp, names, cur = inp.comparison, strategy_names(inp), _currency(inp)
+    if cmp is None or cmp.empty:
+        return None, []
+    rows = {r["strategy"]: r for r in cmp.to_dict("records")}
+    best = inp.recommendation.strategy if inp.recommendation is not None else None
+    if best not in rows:
+        best = min(rows.values(), key=lambda r: r["rank"])["strategy"]
+    r = rows[best]
+    name = names.get(best, humanise(best))
+    if not pd.isna(r.get("delta_firm_value", float("nan"))):
+        what, d, lo, hi = "firm value", r["delta_firm_value"], r["firm_ci_low"], r["firm_ci_high"]
+    else:
+        what, d, lo, hi = "NPV", r["delta_npv"], r["ci_low"], r["ci_high"]
+    lines = [f"Best strategy: {name}, ranked 1st of {len(rows)} on {what} over {inp.months} months.",
+             f"Δ {what} against baseline: {money(d, cur, signed=True)} (95% CI {money(lo, cur, signed=True)} to "
+             f"{money(hi, cur, signed=True)}); Δ NPV {money(r['delta_npv'], cur, signed=True)}; better than baseline "
+             f"in {p_better_text(r)} replications."]
+    if not inp.scorecard.empty:
+        persp = rollup(inp.scorecard, "perspective")
+        sub = persp[persp["strategy"] == best]
+        if len(sub):
+            lines.append("Scorecard: " + ", ".join(f"{humanise(p.perspective)} {TEXT_MARK.get(p.status, '')} {p.status}"
+                                                   for p in sub.itertuples()) + ".")
+    return best, lines
+
+
 def _recommendation_html(inp: Analysis) -> str:
     rec = inp.recommendation
+    _, lines = executive_summary(inp)
+    summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     if rec is None:
-        return ""
+        return (f'<section class="decision"><h2>Executive summary</h2><ul class="keys">{summary}</ul></section>'
+                if lines else "")
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
-    return (f'<section class="decision"><h2>Decision</h2><p><b>{html.escape(rec.headline)}</b></p>'
-            f"<ul>{reasons}</ul></section>")
+    return (f'<section class="decision"><h2>Executive summary</h2><p><b>{html.escape(rec.headline)}</b></p>'
+            f'<ul class="keys">{summary}</ul><ul>{reasons}</ul></section>')
 
 
 def _recommendation_markdown(inp: Analysis) -> list[str]:
     rec = inp.recommendation
-    return [] if rec is None else ["## Decision", f"**{rec.headline}**", "\n".join(f"- {r}" for r in rec.reasons)]
+    _, lines = executive_summary(inp)
+    head = ["## Executive summary"] if rec is not None or lines else []
+    keys = ["\n".join(f"- {line}" for line in lines)] if lines else []
+    return head + ([] if rec is None else [f"**{rec.headline}**"]) + keys + (
+        [] if rec is None else ["\n".join(f"- {r}" for r in rec.reasons)])
 
 
 def to_markdown(inp: Analysis) -> str:
@@ -368,16 +491,18 @@ def to_markdown(inp: Analysis) -> str:
         lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
         return "\n".join(lines)
 
-    strategies, matrix = _scorecard_matrix(inp.scorecard, inp.strategies)
-    card = "This scenario defines no scorecard." if inp.scorecard.empty else table(["perspective", "KPI", *strategies],
+    names, cur = strategy_names(inp), _currency(inp)
+    strategies, matrix = _scorecard_matrix(inp.scorecard, inp.strategies, cur, sc)
+    card = "This scenario defines no scorecard." if inp.scorecard.empty else table(
+                 ["perspective", "KPI", *(names[s] for s in strategies)],
                  [[p.replace("_", " "), label, *(f"{STATUS_MARK[st]} {text}" for text, st in cells)] for p, label, cells in matrix])
-    summary_head, summary_rows = _summary_rows(inp.summary, inp.strategies)
+    summary_head, summary_rows = _summary_rows(inp.summary, inp.strategies, names, cur)
     parts = [f"# {sc.metadata.name}", sc.metadata.description,
              f"{inp.months} months, {inp.replications} replications, seed {inp.seed}, scenario hash `{inp.scenario_hash}`, "
              f"spc {inp.version}, money in {sc.metadata.currency}.",
              *_recommendation_markdown(inp),
              "## Strategy comparison against baseline", COMPARISON_NOTE,
-             table(COMPARISON_HEAD, _comparison_rows(inp.comparison)),
+             table(COMPARISON_HEAD, _comparison_rows(inp.comparison, cur, names)),
              *(f"**{line}**" for line in _ranking_lines(inp)),
              "## Value beyond the horizon", valuation_note(inp), table(*valuation_rows(inp)),
              f"## {SUMMARY_TITLE}", table(summary_head, summary_rows),

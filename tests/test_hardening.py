@@ -60,6 +60,8 @@ def one_line(err: str) -> str:
     (["report", MINIMAL, "--out", "r.html", "--replications", "1000000000"], "replications is 1 to 10,000"),
     (["report", MINIMAL, "--out", "r.html", "--months", "601"], "a horizon is 1 to 600"),
     (["tui", MINIMAL, "--workers", "100000"], "worker processes are 1 to"),
+    (["explain", MINIMAL, "--permutations", "100000000"], "--permutations: permutations is 1 to 10,000"),
+    (["explain", MINIMAL, "--permutations", "0"], "--permutations: permutations is 1 to 10,000"),
     (["tui", MINIMAL, "--months", "601"], "a horizon is 1 to 600"),
     (["tui", MINIMAL, "--port", "70000"], "a port is 1 to 65535"),
     (["play", MINIMAL, "--budget", "nan"], "--budget is an amount"),

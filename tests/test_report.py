@@ -51,3 +51,82 @@ def test_report_from_a_saved_run_folder_as_markdown(tmp_path):
 def test_report_of_a_folder_without_a_run_is_a_clear_error(tmp_path):
     result = spc("report", str(tmp_path), "--out", str(tmp_path / "r.html"))
     assert result.returncode == 2 and "not a run folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_money_and_values_read_as_an_executive_reads_them():
+    from simulator.analysis.units import format_value, humanise, money, sensible
+
+    assert money(455772.69, "EUR") == "€455.8k" and money(-110000, "EUR") == "−€110k"
+    assert money(1_234_567, "USD") == "$1.23M" and money(789.4, "EUR") == "€789"
+    assert money(12.0, "EUR", signed=True) == "+€12"
+    assert format_value(455772.69, "npv", "EUR") == "€455.8k"
+    assert format_value(0.084, "abandonment_rate") == "8.4%" and format_value(0.3, "employee_turnover") == "30%"
+    assert format_value(1.234, "mean_wait_minutes") == "1.2 min"
+    assert format_value(3512.4, "active_customers") == "3,512" and sensible(15.7143) == "15.7"
+    assert humanise("npv_of_profit") == "NPV of profit" and humanise("reprice_unprofitable") == "reprice unprofitable"
+
+
+def test_report_opens_on_an_executive_summary_without_cents(tmp_path):
+    out = tmp_path / "report.html"
+    result = spc("run", str(SCORED), "--replications", "2", "--months", "3", "--report", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    body = text[text.index("<body>"):]
+    assert body.index("Executive summary") < body.index("Strategy comparison against baseline")
+    assert "Best strategy:" in body and "95% CI" in body and "Scorecard:" in body
+    assert "€" in body and "P(green)" in body
+    assert not re.search(r"\d,\d{3}\.\d\d", body)  # no money to the cent ("455,772.69")
+    assert "@media print" in text and "break-inside:avoid" in text and "size:A4" in text
+    assert "Whale curve (replication 0)" not in text  # the chart's title, averaged now
+
+
+def _paths(months: int = 24):
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for s_i, strategy in enumerate(("baseline", "crm", "training")):
+        for rep in range(3):
+            cum = 0.0
+            for period in range(1, months + 1):
+                profit = 20_000 + 1_000 * s_i + 500 * rep + (-110_000 if strategy == "crm" and period == 2 else 0)
+                cum += profit
+                rows.append({"strategy": strategy, "replication": rep, "period": period, "profit": profit,
+                             "cumulative_profit": cum, "customer_satisfaction": 7 + np.sin(period) / 10})
+    return pd.DataFrame(rows)
+
+
+def test_charts_have_units_separators_the_whole_horizon_and_one_band():
+    from matplotlib.collections import PolyCollection
+
+    from simulator import report_charts as charts
+
+    ts = _paths()
+    fig = charts.paths_chart(ts, ("baseline", "crm", "training"), [("cumulative_profit", "Cumulative profit"),
+                                                                 ("profit", "Monthly profit")],
+                             currency="EUR", highlight="training", months=24, figure=True)
+    cum, monthly = fig.axes
+    fig.canvas.draw()
+    assert cum.get_ylabel() == "EUR" and monthly.get_ylabel() == "EUR"
+    assert any("," in t.get_text() for t in cum.get_yticklabels())  # "400,000", not "400000" or "1e6"
+    assert cum.get_xlim() == (1, 24)
+    assert sum(isinstance(c, PolyCollection) for c in cum.collections) == 1  # the highlighted strategy's band only
+    assert "rolling mean" in monthly.get_title()
+    assert monthly.get_ylim()[0] > -110_000  # the one-off spend does not set the scale ...
+    assert any("month 2" in t.get_text() for t in monthly.texts)  # ... it is annotated
+    styles = {line.get_linestyle() for line in cum.get_lines()}
+    colours = {line.get_color() for line in cum.get_lines()}
+    assert len(styles) == 3 and len(colours) == 3
+
+
+def test_whale_chart_averages_the_replications():
+    import pandas as pd
+
+    from simulator import report_charts as charts
+
+    customers = pd.DataFrame([{"strategy": s, "replication": r, "profit": p}
+                              for s in ("baseline", "crm") for r in range(3) for p in (100 * r + 50, 10, -5, 300)])
+    fig = charts.whale_chart(customers, ("baseline", "crm"), highlight="crm", figure=True)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Whale curve (mean of 3 replications)" and ax.get_xlim() == (0, 100)
+    assert len(ax.collections) == 1

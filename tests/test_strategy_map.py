@@ -44,7 +44,7 @@ def test_strategy_map_layout_and_png() -> None:
     assert col["revenue"] < col["profit"] and col["active_customers"] < col["revenue"]
     png = draw(model, "png", edge_weights={("revenue", "profit"): 2.0, ("costs", "profit"): -1.0})
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "width: share of the attribution" in _texts(draw(model, "svg", edge_weights={("revenue", "profit"): 1.0}))
+    assert "width: |Shapley value| of the pathway group carrying it" in _texts(draw(model, "svg", edge_weights={("revenue", "profit"): 1.0}))
 
 
 def test_graph_picture_cli_errors() -> None:
@@ -52,3 +52,80 @@ def test_graph_picture_cli_errors() -> None:
                  ["graph", SHIPPED, "--strategy", "headcount_cuts"]):
         proc = run_spc(*args)
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+
+
+def _stroke_widths(svg: bytes) -> dict[str, float]:
+    """SVG edge id ('edge-a-b') -> stroke width of its line."""
+    import re
+
+    out = {}
+    for el in ET.fromstring(svg).iter():
+        gid = el.get("id", "")
+        if el.tag.endswith("g") and gid.startswith("edge-"):
+            path = next(p for p in el.iter() if p.tag.endswith("path"))
+            found = re.search(r"stroke-width: ([0-9.]+)", path.get("style", ""))
+            out[gid] = float(found.group(1)) if found else 1.0  # matplotlib leaves out SVG's default width
+    return out
+
+
+def test_edge_width_follows_the_shapley_value_of_the_group_carrying_it(tmp_path) -> None:
+    """On a small scenario: the edges of the group with the larger |Shapley value| are drawn wider, per strategy."""
+    from simulator.analysis.attribution import attribute
+    from simulator.graph.strategy_map import attribution_edge_weights, element_edges
+
+    small = "tests/data/engine_small.yaml"
+    model = compile_file(small)
+    g = map_graph(model)
+    assert element_edges(model, "port:service_quality", g) == {("morale", "service_quality"),
+                                                                ("service_quality", "customer_satisfaction")}
+    assert element_edges(model, "costs:train", g) == {("costs", "profit")}
+    for strategy in ("training", "cuts"):
+        out = tmp_path / f"{strategy}.svg"
+        proc = run_spc("graph", small, "--format", "svg", "--strategy", strategy, "--explain", "--replications", "2",
+                       "--workers", "1", "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        assert "Shapley attribution of ΔNPV over 3 groups" in proc.stderr
+        svg = out.read_bytes()
+        assert "width: |Shapley value| of the pathway group carrying it" in _texts(svg)
+        widths = _stroke_widths(svg)
+        att = attribute(model, strategy, "npv", replications=2, workers=1)
+        ranked = sorted(att.groups, key=lambda gv: -abs(gv.value))
+        big, small_group = ranked[0], ranked[-1]
+        assert abs(big.value) > 2 * abs(small_group.value)
+        weights = attribution_edge_weights(model, att.groups)
+        big_edges = {e for el in big.elements for e in element_edges(model, el, g)}
+        small_edges = {e for el in small_group.elements for e in element_edges(model, el, g)}
+        assert big_edges and small_edges and not big_edges & small_edges
+        assert all(weights[e] == big.value for e in big_edges)
+        wide = min(widths[f"edge-{a}-{b}"] for a, b in big_edges)
+        narrow = max(widths[f"edge-{a}-{b}"] for a, b in small_edges)
+        assert wide > narrow + 1, (strategy, wide, narrow)
+        plain = [w for gid, w in widths.items() if tuple(gid[5:].split("-", 1)) not in weights]
+        assert plain and max(plain) <= narrow + 1e-9  # links no group carries: the base width
+
+
+def test_graph_explain_needs_a_strategy_and_a_picture() -> None:
+    for args in (["graph", SHIPPED, "--format", "svg", "--explain"], ["graph", SHIPPED, "--explain"]):
+        proc = run_spc(*args)
+        assert proc.returncode == 2 and "--explain" in proc.stderr, (args, proc.stderr)
+
+
+def test_report_map_uses_an_attribution_only_for_the_strategy_it_shows(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from simulator import report
+    from simulator.analysis.attribution import attribute
+    from simulator.graph import strategy_map
+
+    model = compile_file("tests/data/engine_small.yaml")
+    att = attribute(model, "cuts", "npv", replications=1, months=3, workers=1)
+    seen = []
+    monkeypatch.setattr(strategy_map, "draw", lambda *a, **k: seen.append(k["edge_weights"]) or b"png")
+    for shown in ("cuts", "training"):
+        inp = SimpleNamespace(model=model, recommendation=None, strategies=("baseline", shown),
+                              scorecard=pd.DataFrame(), attribution=att)
+        assert report._strategy_maps(inp) == {"causal_map": b"png"}
+    assert seen[0] and seen[0][("costs", "profit")] == next(g.value for g in att.groups if g.name == "initiative costs")
+    assert seen[1] is None

@@ -96,14 +96,16 @@ def cmd_tui(args: argparse.Namespace) -> int:
         _preflight(args)
     if args.serve:
         try:
-            from textual_serve.server import Server
+            import textual_serve.server  # noqa: F401
         except ImportError:
             raise UsageError("--serve needs textual-serve (pip install textual-serve)") from None
         if not _loopback(args.host):
             print(f"warning: --host {args.host} lets other machines reach this app, which has no authentication: "
                   "anyone who can connect can run scenarios and read the files it opens", file=sys.stderr)
+        from tui.serve import LocalServer
+
         print(f"Serving spc tui on http://{args.host}:{args.port} (Ctrl-C stops)", file=sys.stderr)
-        Server(_own_command(args), host=args.host, port=args.port, title="spc").serve()
+        LocalServer(_own_command(args), host=args.host, port=args.port, title="spc").serve()
         return 0
     from simulator.live import WorkerPool
 
@@ -111,6 +113,45 @@ def cmd_tui(args: argparse.Namespace) -> int:
     pool = WorkerPool(args.workers) if (args.workers or 2) > 1 else None
     from tui.app import SpcApp  # the engine never imports the UI; only this command does
 
-    SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months, workers=args.workers,
-           store=args.store, stored_run=args.run, pool=pool, decide_draws=args.draws).run()
+    app = SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months, workers=args.workers,
+                 store=args.store, stored_run=args.run, pool=pool, decide_draws=args.draws)
+    _run_ending_workers(app)
     return 0
+
+
+def _run_ending_workers(app) -> None:
+    """Run the app; SIGTERM or SIGINT end its worker processes at once, then close the app (the terminal is
+    restored) and unwind as `spc run` does ("terminated", exit 143; "interrupted", 130). Under textual-serve the
+    web driver handles both signals itself by closing the app; the workers end when it returns either way."""
+    import signal
+    import threading
+
+    from simulator.errors import Terminated
+    from simulator.processes import end_children
+
+    received: list[int] = []
+
+    def close_app() -> None:
+        try:
+            app.call_from_thread(app.exit)
+        except Exception:  # the app has already stopped (or never started): nothing to close
+            pass
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        end_children()
+        if getattr(app, "_loop", None) is None:  # not running yet: unwind right here
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        threading.Thread(target=close_app, name="spc-close", daemon=True).start()  # the app's loop is this thread
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        app.run()
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+        end_children()  # a worker busy with a long run would otherwise hold the exit until it finishes
+    if received:
+        raise KeyboardInterrupt if received[0] == signal.SIGINT else Terminated(received[0])

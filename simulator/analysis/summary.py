@@ -44,9 +44,15 @@ def figure_ci(metric: str, values) -> tuple[float, float, float]:
     return mean_ci(values) if bounds is None else bounded_mean_ci(values, *bounds)
 
 
-def format_figure(metric: str, mean: float, low: float, high: float) -> str:
-    """'1.2M ± 45k' when the interval is symmetric as printed, else 'mean [low, high]' (a ± would mislead)."""
-    if metric in ("npv", "cumulative_revenue"):
+def format_figure(metric: str, mean: float, low: float, high: float, currency: str | None = None) -> str:
+    """'1.2M ± 45k' when the interval is symmetric as printed, else 'mean [low, high]' (a ± would mislead).
+    With a `currency`, money reads '€1.2M ± €45k'."""
+    if metric in ("npv", "cumulative_revenue") and currency:
+        from simulator.analysis.units import money
+
+        def fmt(x):
+            return money(x, currency)
+    elif metric in ("npv", "cumulative_revenue"):
         fmt = format_money
     elif metric == "active_customers":
         fmt = "{:,.0f}".format

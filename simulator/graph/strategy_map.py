@@ -12,7 +12,7 @@ and symbol is in the legend. Drawn with matplotlib + networkx: no Graphviz binar
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 import pandas as pd
@@ -95,6 +95,96 @@ def node_status(model: CompiledModel, scorecard: pd.DataFrame | None, strategy: 
     return out
 
 
+# where a segment parameter enters the engine: the engine edges an initiative's segment effect on it moves
+SEGMENT_PARAMETER_EDGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "acquisition_per_month": (("customers_won", "active_customers"),),
+    "churn_per_month": (("customers_lost", "active_customers"),),
+    "satisfaction_sensitivity": (("customer_satisfaction", "customers_lost"),),
+    "price_churn_elasticity": (("customers_lost", "active_customers"),),
+    "initial_satisfaction": (("customer_satisfaction", "customers_lost"), ("customer_satisfaction", "nps")),
+    "price_satisfaction_points": (("customer_satisfaction", "customers_lost"), ("customer_satisfaction", "nps")),
+    "contacts_per_month": (("active_customers", "utilisation"), ("active_customers", "mean_wait_minutes")),
+    "handle_minutes": (("active_customers", "utilisation"), ("active_customers", "mean_wait_minutes")),
+    "patience_minutes": (("mean_wait_minutes", "abandonment_rate"),),
+    "self_service_contacts_per_month": (("active_customers", "utilisation"),),
+    "purchases_per_month": (("active_customers", "revenue"),),
+    "basket": (("active_customers", "revenue"),),
+}
+COST_EDGE = ("costs", "profit")
+
+
+def element_edges(model: CompiledModel, element: str, g: nx.DiGraph | None = None) -> set[tuple[str, str]]:
+    """The map's edges an attribution element carries ('kind:name', as in simulator.engine.frozen).
+
+    port:P       every edge into and out of P (the network's links that set it, the engine's paths from it)
+    measure:M    every edge out of M (the network's links that read the engine's measure)
+    link:a->b    that edge
+    levers:INI   the edges out of the levers INI moves, and the links INI changes
+    segments:INI the engine edges where INI's segment parameters enter (SEGMENT_PARAMETER_EDGES; costs->profit
+                 for a cost parameter, the edges into active_customers for any other)
+    costs:INI    costs -> profit
+    """
+    g = g if g is not None else map_graph(model)
+    kind, _, name = element.partition(":")
+    edges: set[tuple[str, str]] = set()
+    if kind == "port" and name in g:
+        edges |= set(g.in_edges(name)) | set(g.out_edges(name))
+    elif kind == "measure" and name in g:
+        edges |= set(g.out_edges(name))
+    elif kind == "link":
+        a, _, b = name.partition("->")
+        edges.add((a.strip(), b.strip()))
+    elif kind in ("levers", "segments"):
+        ini = next((i for i in model.scenario.initiatives if i.name == name), None)
+        for eff in ini.effects if ini is not None else ():
+            if kind == "levers" and eff.lever is not None and eff.lever in g:
+                edges |= set(g.out_edges(eff.lever))
+            elif kind == "levers" and eff.link is not None:
+                a, _, b = eff.link.partition("->")
+                edges.add((a.strip(), b.strip()))
+            elif kind == "segments" and eff.segment is not None:
+                param = eff.parameter or ""
+                if param in SEGMENT_PARAMETER_EDGES:
+                    edges |= set(SEGMENT_PARAMETER_EDGES[param])
+                elif "cost" in param or param == "cogs_fraction":
+                    edges.add(COST_EDGE)
+                else:
+                    edges |= set(g.in_edges("active_customers")) if "active_customers" in g else set()
+    elif kind == "costs":
+        edges.add(COST_EDGE)
+    return {e for e in edges if g.has_edge(*e)}
+
+
+def attribution_edge_weights(model: CompiledModel, groups: Mapping[str, Sequence[str]] | Sequence,
+                             values: Mapping[str, float] | None = None) -> dict[tuple[str, str], float]:
+    """Edge -> the Shapley value of the attribution group that carries it (the largest |value| when several do).
+
+    `groups` is either an `Attribution`'s list of `GroupValue`s or a mapping group -> elements (then `values`
+    gives group -> Shapley value). An edge no group carries gets no weight (drawn at the base width).
+    """
+    if values is None:
+        pairs = [(gv.elements, gv.value) for gv in groups]
+    else:
+        pairs = [(groups[name], values[name]) for name in groups]
+    g = map_graph(model)
+    out: dict[tuple[str, str], float] = {}
+    for elements, value in pairs:
+        if value != value:  # NaN: nothing to draw
+            continue
+        for element in elements:
+            for e in element_edges(model, element, g):
+                if e not in out or abs(value) > abs(out[e]):
+                    out[e] = float(value)
+    return out
+
+
+def edge_widths(g: nx.DiGraph, edge_weights: Mapping[tuple[str, str], float] | None) -> dict[tuple[str, str], float]:
+    """Line width of every edge: 1 point, plus up to 5 in proportion to |weight| / the largest |weight|."""
+    weights = {e: abs(v) for e, v in (edge_weights or {}).items()}
+    top = max(weights.values(), default=0.0)
+    return {e: 1.0 + (5.0 * weights.get(e, 0.0) / top if top > 0 else 0.0) for e in g.edges}
+
+
 def draw(model: CompiledModel, fmt: str = "svg", strategy: str | None = None, scorecard: pd.DataFrame | None = None,
          edge_weights: Mapping[tuple[str, str], float] | None = None, title: str | None = None) -> bytes:
     """The strategy map as SVG or PNG bytes."""
@@ -112,11 +202,11 @@ def draw(model: CompiledModel, fmt: str = "svg", strategy: str | None = None, sc
     n_cols = max(col.values()) + 1
     tallest = max(sum(1 for c in col.values() if c == k) for k in range(n_cols))
     fig, ax = plt.subplots(figsize=(max(10.0, 2.3 * n_cols), max(6.0, 0.9 * tallest + 2.5)))
-    weights = {e: abs(v) for e, v in (edge_weights or {}).items()}
-    top = max(weights.values(), default=0.0)
+    widths = edge_widths(g, edge_weights)
+    top = max((abs(v) for v in (edge_weights or {}).values()), default=0.0)
 
     def width(e) -> float:
-        return 1.0 + (5.0 * weights.get(e, 0.0) / top if top > 0 else 0.0)
+        return widths.get(e, 1.0)
 
     loop_edges = [e for e in g.edges if e in on_loop]
     nx.draw_networkx_edges(g, pos, ax=ax, edgelist=loop_edges, width=[width(e) + 5 for e in loop_edges],
@@ -125,10 +215,12 @@ def draw(model: CompiledModel, fmt: str = "svg", strategy: str | None = None, sc
     for dashed in (False, True):
         edges = [e for e in g.edges if bool(g.edges[e].get("engine") or g.edges[e].get("delay_days")) == dashed]
         if edges:
-            nx.draw_networkx_edges(
+            patches = nx.draw_networkx_edges(
                 g, pos, ax=ax, edgelist=edges, style="dashed" if dashed else "solid", arrows=True, arrowsize=11,
                 width=[width(e) for e in edges], connectionstyle="arc3,rad=0.06", node_size=1100,
                 edge_color=[POSITIVE if (g.edges[e].get("sign") or 0) > 0 else NEGATIVE for e in edges])
+            for (a, b), patch in zip(edges, patches, strict=True):
+                patch.set_gid(f"edge-{a}-{b}")  # the SVG names every edge (a test reads its stroke width)
     for shape in sorted(set(SHAPES.values())):
         nodes = [n for n in g if SHAPES.get(g.nodes[n].get("kind", "engine"), "h") == shape]
         if nodes:
@@ -148,7 +240,7 @@ def draw(model: CompiledModel, fmt: str = "svg", strategy: str | None = None, sc
                 Line2D([], [], color=LOOP_HALO, lw=7, alpha=0.55,
                        label=f"on a feedback loop ({len(model.loops)} loops)")]
     if top > 0:
-        handles.append(Line2D([], [], color="#616161", lw=6, label="width: share of the attribution"))
+        handles.append(Line2D([], [], color="#616161", lw=6, label="width: |Shapley value| of the pathway group carrying it"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False,
               title="Legend", title_fontsize=9)
     ax.set_title(title or (f"Strategy map: {model.scenario.metadata.name}"

@@ -93,6 +93,7 @@ class Segment(Strict):
     """A group of customers with shared behaviour and economics."""
 
     name: Name
+    label: str = Field("", description="Name shown to people (default: the name with spaces for underscores)")
     description: str = ""
     initial_customers: int = Field(ge=0, le=CUSTOMERS, strict=True)
     acquisition_per_month: NonNeg = Field(0.0, le=ACQUISITIONS, description="New customers per month before ports")
@@ -145,6 +146,7 @@ class Node(Strict):
     """A variable of the causal network."""
 
     name: Name
+    label: str = Field("", description="Name shown to people (default: the name with spaces for underscores)")
     kind: NodeKind
     unit: str = ""
     description: str = ""
@@ -236,6 +238,7 @@ class Effect(Strict):
 
 class Initiative(Strict):
     name: Name
+    label: str = Field("", description="Name shown to people (default: the name with spaces for underscores)")
     description: str = ""
     one_off_cost: NonNeg = Field(0.0, le=MONEY_TOTAL)
     monthly_cost: NonNeg = Field(0.0, le=MONEY_TOTAL)
@@ -248,6 +251,7 @@ class Initiative(Strict):
 
 class Strategy(Strict):
     name: Name
+    label: str = Field("", description="Name shown to people (default: the name with spaces for underscores)")
     description: str = ""
     initiatives: list[str] = Field(default_factory=list)
 
@@ -257,6 +261,8 @@ Perspective = Literal["financial", "customer", "internal_process", "learning_gro
 
 class KPI(Strict):
     name: Name
+    label: str = Field("", description="Name shown to people (default: the name with spaces for underscores)")
+    unit: str = Field("", description="Unit shown with its values (default: from the metric)")
     metric: str = Field(description="A results column: an engine output or a network node")
     aggregation: Literal["last", "mean", "sum"] = "last"
     window_months: int = Field(1, gt=0, le=MONTHS, strict=True, description="Months at the end of the horizon it aggregates")

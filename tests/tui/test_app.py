@@ -229,3 +229,35 @@ async def test_worker_pool_starts_inside_the_app_and_runs_the_comparison():
         assert app.pool.ready and not app.pool.failed, app.pool._failed
         await wait_for_finished_run(app, pilot)
         assert app.snapshot.analysis.replications == 2
+
+
+@run_async
+async def test_causal_map_shows_the_shapley_ranking_of_the_highlighted_strategy():
+    from textual.widgets import OptionList
+
+    from simulator.analysis.attribution import attribute
+
+    app = SpcApp(DATA / "engine_small.yaml", replications=2, months=6, workers=1, timings=False)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        await pilot.press("4")
+        app.causal_map.query_one(OptionList).focus()
+        strategy = app.highlight
+        box = app.causal_map.query_one("#map-shapley", Static)
+        assert "press e" in str(box.render())
+        await pilot.press("e")
+        for _ in range(600):
+            await pilot.pause(0.05)
+            if "Why NPV moved" in str(box.render()):
+                break
+        text = str(box.render())
+        assert f"under {strategy} (Shapley" in text and "95% CI" in text and "share" in text
+        att = attribute(app.model, strategy, "npv", replications=2, months=6, workers=1)
+        lines = text.splitlines()
+        ranked = sorted(att.groups, key=lambda g: -abs(g.value))
+        rows = [next(i for i, line in enumerate(lines) if line.strip().startswith(g.name)) for g in ranked]
+        assert rows == sorted(rows)  # largest |value| first
+        for g in ranked:
+            line = lines[rows[ranked.index(g)]]
+            assert f"{g.value:+,.0f}" in line and f"[{g.low:+,.0f}, {g.high:+,.0f}]" in line
+        assert app.causal_map.attributions[strategy].groups[0].value == pytest.approx(att.groups[0].value)

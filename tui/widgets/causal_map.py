@@ -1,4 +1,10 @@
-"""Causal map: every node by perspective, and for the selected one its causes, effects and loops."""
+"""Causal map: every node by perspective, and for the selected one its causes, effects and loops.
+
+Key `e` (with the map focused): the Shapley attribution of ΔNPV (the highlighted strategy against baseline) over
+the chain's pathway groups, as `spc explain FILE --strategy S` prints it: computed in a thread worker (it costs
+replications x (1 + 2^groups) runs), kept per strategy until the scenario changes, shown as a ranking with each
+group's value, 95% interval and share of the total.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import OptionList, Static
@@ -72,16 +79,26 @@ def node_details(model: CompiledModel, node: str) -> Text:
 
 
 class CausalMapView(Horizontal):
+    BINDINGS = [Binding("e", "shapley", "Shapley")]
     model: CompiledModel | None = None
     selected: str | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.attributions: dict[str, object] = {}  # strategy -> Attribution of ΔNPV (for the current model)
+        self.shapley_running: str | None = None
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="map-nodes")
         with VerticalScroll(id="map-detail-scroll"):
             yield Static("Select a node", id="map-detail")
+            yield Static(Text("\nShapley attribution of ΔNPV: press e (for the highlighted strategy)", style="dim"),
+                         id="map-shapley")
             yield Static("", id="map-explain")
 
     def show_model(self, model: CompiledModel) -> None:
+        if model is not self.model:
+            self.attributions = {}
         self.model = model
         options = self.query_one(OptionList)
         options.clear_options()
@@ -110,6 +127,85 @@ class CausalMapView(Horizontal):
     def show_explanation(self, node: str, text: Text) -> None:
         if node == self.selected:
             self.query_one("#map-explain", Static).update(text)
+
+    # ---- Shapley ranking (key e) ------------------------------------------------------------------------
+    def _strategy(self) -> str | None:
+        strategy = getattr(self.app, "highlight", None)
+        names = self.model.scenario.strategy_names() if self.model is not None else []
+        return strategy if strategy in names and strategy != "baseline" else \
+            next((n for n in names if n != "baseline"), None)
+
+    def action_shapley(self) -> None:
+        box = self.query_one("#map-shapley", Static)
+        strategy = self._strategy()
+        if self.model is None or strategy is None:
+            box.update(Text("\n(no strategy to attribute: open a scenario with strategies)", style="dim"))
+            return
+        box.scroll_visible()
+        if strategy in self.attributions:
+            box.update(shapley_text(self.attributions[strategy]))
+            return
+        if self.shapley_running:
+            return
+        self.shapley_running = strategy
+        box.update(Text(f"\nShapley attribution of ΔNPV under {strategy}: starting…", style="dim"))
+        app = self.app
+        self.run_worker(lambda: self._compute(self.model, strategy, getattr(app, "replications", None),
+                                              getattr(app, "seed", None), getattr(app, "months", None),
+                                              getattr(app, "worker_count", None)),
+                        thread=True, group="shapley", exit_on_error=False)
+
+    def _compute(self, model: CompiledModel, strategy: str, replications, seed, months, workers) -> None:
+        from simulator.analysis.attribution import attribute
+
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(self._progress, strategy, done, total)
+
+        try:
+            att = attribute(model, strategy, "npv", replications=replications, seed=seed, months=months,
+                            workers=workers, progress=progress)
+        except Exception as exc:  # shown, not raised: the map stays usable
+            self.app.call_from_thread(self._shapley_done, model, strategy, None, str(exc))
+        else:
+            self.app.call_from_thread(self._shapley_done, model, strategy, att, None)
+
+    def _progress(self, strategy: str, done: int, total: int) -> None:
+        if self.shapley_running == strategy:
+            self.query_one("#map-shapley", Static).update(
+                Text(f"\nShapley attribution of ΔNPV under {strategy}: {done}/{total} runs…", style="dim"))
+
+    def _shapley_done(self, model: CompiledModel, strategy: str, att, error: str | None) -> None:
+        self.shapley_running = None
+        box = self.query_one("#map-shapley", Static)
+        if error is not None:
+            box.update(Text(f"\n(no Shapley attribution for {strategy}: {error})", style="dim"))
+        elif model is self.model:
+            self.attributions[strategy] = att
+            box.update(shapley_text(att))
+            box.scroll_visible()
+
+
+def shapley_text(att) -> Text:
+    """A Shapley attribution as a ranking: group, value, 95% CI, share of the total (largest |value| first)."""
+    text = Text()
+    method = "exact" if att.exact else f"{att.permutations} sampled orders"
+    text.append(f"\nWhy NPV moved under {att.strategy} (Shapley, vs baseline)\n", style="bold underline")
+    total, lo, hi = att.total
+    text.append(f"  total Δ{att.metric} {total:+,.0f} [{lo:+,.0f}, {hi:+,.0f}]  "
+                f"({att.replications} reps, {att.runs} runs, {method})\n")
+    text.append(f"  {'group':<26} {'value':>10}  {'95% CI':<22} share\n", style="dim")
+    for g in sorted(att.groups, key=lambda g: -abs(g.value)):
+        share = f"{g.share:>5.0%}" if g.share == g.share else "    –"
+        text.append(f"  {g.name[:26]:<26} ")
+        text.append(f"{g.value:>+10,.0f}", style="green" if g.low > 0 else "red" if g.high < 0 else "")
+        text.append(f"  {f'[{g.low:+,.0f}, {g.high:+,.0f}]':<22} {share}\n")
+    out_mean = att.outside[0]
+    if abs(out_mean) > 1e-9 * max(1.0, abs(total)):
+        text.append(f"  {'outside the groups':<26} {out_mean:>+10,.0f}\n", style="dim")
+    for a, b, m, ilo, ihi in att.interactions[:3]:
+        if m:
+            text.append(f"  interaction {a} × {b}: {m:+,.0f} [{ilo:+,.0f}, {ihi:+,.0f}]\n", style="dim")
+    return text
 
 
 @dataclass

@@ -48,8 +48,8 @@ class CustomerView(Vertical):
         table = self.query_one(DataTable)
         table.clear(columns=True)
         table.add_columns(*head[:-3], "top 20% earn", "bottom 10% lose")
-        for row in rows:
-            curves = whales[row[0]]
+        for strategy, row in zip(a.strategies, rows, strict=True):  # rows show labels, in strategy order
+            curves = whales[strategy]
             top = sum(c.top20_share for c in curves) / len(curves)
             bottom = sum(c.bottom10_loss for c in curves) / len(curves)
             table.add_row(*row[:-3], percent(top), money(bottom))

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from simulator.analysis.scorecard import rollup
+from simulator.analysis.units import format_value, humanise
 from tui.format import status_text
 from tui.snapshot import RunSnapshot
 
@@ -15,8 +16,9 @@ PERSPECTIVE_TITLES = {"financial": "Financial", "customer": "Customer", "interna
                       "learning_growth": "Learning & growth"}
 
 
-def _value(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.2f}"
+def _value(x: float, metric: str = "", currency: str | None = None) -> str:
+    """A KPI value in its unit: money by magnitude ('€455.8k'), shares as %, minutes as 'min'."""
+    return format_value(x, metric, currency)
 
 
 class ScorecardView(Vertical):
@@ -32,10 +34,11 @@ class ScorecardView(Vertical):
         table = self.query_one(DataTable)
         strategies = list(a.strategies)
         table.clear(columns=True)
-        table.add_columns("perspective / KPI", "target", *strategies)
+        table.add_columns("perspective / KPI", "target", *(humanise(s) for s in strategies))
         # plain dicts of the frames' rows (a boolean filter per cell took most of the time on the UI thread)
         card = a.scorecard[["perspective", "kpi", "strategy", "status", "value", "p_green", "direction",
-                            "target"]].to_dict("records")
+                            "target", "metric"]].to_dict("records")
+        cur = a.model.scenario.metadata.currency
         persp = {}
         for r in rollup(a.scorecard, "perspective").to_dict("records"):
             persp.setdefault((r["strategy"], r["perspective"]), r)  # the first row of each, as .iloc[0]
@@ -52,6 +55,7 @@ class ScorecardView(Vertical):
                 first = next(iter(by_strategy.values()))
                 arrow = "≥" if first["direction"] == "higher" else "≤"
                 cells = [status_text(by_strategy[s]["status"],
-                                     f"{_value(by_strategy[s]['value'])} ({by_strategy[s]['p_green']:.0%})")
+                                     f"{_value(by_strategy[s]['value'], first['metric'], cur)} "
+                                     f"({by_strategy[s]['p_green']:.0%})")
                          if s in by_strategy else "-" for s in strategies]
-                table.add_row(f"  {kpi}", f"{arrow}{_value(first['target'])}", *cells)
+                table.add_row(f"  {humanise(kpi)}", f"{arrow}{_value(first['target'], first['metric'], cur)}", *cells)
