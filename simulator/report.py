@@ -448,7 +448,10 @@ def executive_summary(inp: Analysis) -> tuple[str | None, list[str]]:
         what, d, lo, hi = "firm value", r["delta_firm_value"], r["firm_ci_low"], r["firm_ci_high"]
     else:
         what, d, lo, hi = "NPV", r["delta_npv"], r["ci_low"], r["ci_high"]
-    lines = [f"Best strategy: {name}, ranked 1st of {len(rows)} on {what} over {inp.months} months.",
+    rank = int(r["rank"])  # the recommendation may take a statistically tied runner-up (better scorecard or risk)
+    ordinal = {1: "1st", 2: "2nd", 3: "3rd"}.get(rank, f"{rank}th")
+    label = "Recommended strategy" if inp.recommendation is not None else "Best strategy"
+    lines = [f"{label}: {name}, ranked {ordinal} of {len(rows)} on expected {what} over {inp.months} months.",
              f"Δ {what} against baseline: {money(d, cur, signed=True)} (95% CI {money(lo, cur, signed=True)} to "
              f"{money(hi, cur, signed=True)}); Δ NPV {money(r['delta_npv'], cur, signed=True)}; better than baseline "
              f"in {p_better_text(r)} replications."]

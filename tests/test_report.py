@@ -73,7 +73,8 @@ def test_report_opens_on_an_executive_summary_without_cents(tmp_path):
     text = out.read_text()
     body = text[text.index("<body>"):]
     assert body.index("Executive summary") < body.index("Strategy comparison against baseline")
-    assert "Best strategy:" in body and "95% CI" in body and "Scorecard:" in body
+    assert re.search(r"(Recommended|Best) strategy: [^,]+, ranked \d(st|nd|rd|th) of", body)
+    assert "95% CI" in body and "Scorecard:" in body
     assert "€" in body and "P(green)" in body
     assert not re.search(r"\d,\d{3}\.\d\d", body)  # no money to the cent ("455,772.69")
     assert "@media print" in text and "break-inside:avoid" in text and "size:A4" in text
@@ -130,3 +131,26 @@ def test_whale_chart_averages_the_replications():
     ax = fig.axes[0]
     assert ax.get_title() == "Whale curve (mean of 3 replications)" and ax.get_xlim() == (0, 100)
     assert len(ax.collections) == 1
+
+
+def test_the_summary_states_the_recommended_strategys_true_rank():
+    """A recommendation may take a tied runner-up; the summary must not call it 1st then."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from simulator.decision.analysis import Recommendation
+    from simulator.report import executive_summary
+
+    cmp = pd.DataFrame([
+        {"strategy": "a", "rank": 1, "delta_firm_value": 120.0, "firm_ci_low": 10.0, "firm_ci_high": 230.0,
+         "delta_npv": 5.0, "ci_low": 1.0, "ci_high": 9.0, "p_better": 1.0, "p_better_low": 0.5, "p_better_high": 1.0,
+         "pairs": 3},
+        {"strategy": "b", "rank": 2, "delta_firm_value": 110.0, "firm_ci_low": 90.0, "firm_ci_high": 130.0,
+         "delta_npv": 4.0, "ci_low": 1.0, "ci_high": 8.0, "p_better": 1.0, "p_better_low": 0.5, "p_better_high": 1.0,
+         "pairs": 3}])
+    model = SimpleNamespace(scenario=SimpleNamespace(metadata=SimpleNamespace(currency="EUR"), strategies=[]))
+    inp = SimpleNamespace(comparison=cmp, recommendation=Recommendation("b", "Recommended: b", ()), months=36,
+                          scorecard=pd.DataFrame(), model=model, strategies=("baseline", "a", "b"))
+    best, lines = executive_summary(inp)
+    assert best == "b" and "ranked 2nd of 2" in lines[0]
