@@ -40,8 +40,9 @@ def _run(path, executor, chunk_size=None):
 
 
 def _same(a, b):
+    """Bit-identical, not merely close: every stored figure, whatever the executor and chunk size."""
     for x, y in zip(a, b, strict=True):
-        pd.testing.assert_frame_equal(x, y)
+        pd.testing.assert_frame_equal(x, y, check_exact=True)
 
 
 @pytest.fixture(scope="module")

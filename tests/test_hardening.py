@@ -331,12 +331,13 @@ def _session(pid: int) -> list[psutil.Process]:
 @pytest.mark.parametrize("command", [
     ["run", ROOT / "scenarios" / "service_profit_chain.yaml", "--replications", "400", "--workers", "2", "--json"],
     ["batch", SMALL, "--replications", "2000", "--workers", "2"],
-])
+    ["batch", SMALL, "--replications", "2000", "--workers", "2", "--executor", "dask"],  # a LocalCluster's workers
+], ids=["run", "batch", "batch-dask"])
 def test_sigterm_ends_the_workers_with_the_command(tmp_path, command) -> None:
     store = ["--store", str(tmp_path / "r.duckdb")] if command[0] == "batch" else []
     proc = _spc_process(*command, *store)
-    workers = _wait_for_workers(proc, 2)
-    time.sleep(0.5)  # mid-run
+    workers = _wait_for_workers(proc, 3 if "dask" in command else 2)  # dask: a resource tracker and 2 workers
+    time.sleep(3.0 if "dask" in command else 0.5)  # mid-run
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated", err
