@@ -18,9 +18,9 @@ from simulator.batch.coordinator import BatchTotals, execute, prepare
 from simulator.batch.executors import Executor
 from simulator.batch.plan import RunSpec
 from simulator.errors import UsageError
+from simulator.limits import MAX_DRAWS
 from simulator.scenario.loader import LoadedScenario
 
-MAX_DRAWS = 100_000
 MAX_TASKS = 5_000_000  # draws x horizons x strategies x replications: refused above this before anything runs
 
 
