@@ -336,8 +336,10 @@ def _session(pid: int) -> list[psutil.Process]:
 def test_sigterm_ends_the_workers_with_the_command(tmp_path, command) -> None:
     store = ["--store", str(tmp_path / "r.duckdb")] if command[0] == "batch" else []
     proc = _spc_process(*command, *store)
+    if "dask" in command:  # the cluster is up once the batch line is printed (its executor comes first)
+        assert proc.stdout.readline().startswith("batch:"), proc.stderr.read()
     workers = _wait_for_workers(proc, 3 if "dask" in command else 2)  # dask: a resource tracker and 2 workers
-    time.sleep(3.0 if "dask" in command else 0.5)  # mid-run
+    time.sleep(1.0 if "dask" in command else 0.5)  # mid-run
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated", err
