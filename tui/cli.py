@@ -107,22 +107,27 @@ def cmd_tui(args: argparse.Namespace) -> int:
         print(f"Serving spc tui on http://{args.host}:{args.port} (Ctrl-C stops)", file=sys.stderr)
         LocalServer(_own_command(args), host=args.host, port=args.port, title="spc").serve()
         return 0
-    from simulator.live import WorkerPool
 
-    # the workers start importing the engine now, while the UI is still being imported and drawn
-    pool = WorkerPool(args.workers) if (args.workers or 2) > 1 else None
-    from tui.app import SpcApp  # the engine never imports the UI; only this command does
+    def build_app():
+        from simulator.live import WorkerPool
 
-    app = SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months, workers=args.workers,
-                 store=args.store, stored_run=args.run, pool=pool, decide_draws=args.draws)
-    _run_ending_workers(app)
+        # the workers start importing the engine now, while the UI is still being imported and drawn
+        pool = WorkerPool(args.workers) if (args.workers or 2) > 1 else None
+        from tui.app import SpcApp  # the engine never imports the UI; only this command does
+
+        return SpcApp(args.file, replications=args.replications, seed=args.seed, months=args.months,
+                      workers=args.workers, store=args.store, stored_run=args.run, pool=pool, decide_draws=args.draws)
+
+    _run_ending_workers(build_app)
     return 0
 
 
-def _run_ending_workers(app) -> None:
-    """Run the app; SIGTERM or SIGINT end its worker processes at once, then close the app (the terminal is
-    restored) and unwind as `spc run` does ("terminated", exit 143; "interrupted", 130). Under textual-serve the
-    web driver handles both signals itself by closing the app; the workers end when it returns either way."""
+def _run_ending_workers(build_app) -> None:
+    """Build and run the app; SIGTERM or SIGINT end its worker processes at once, then close the app (the terminal
+    is restored) and unwind as `spc run` does ("terminated", exit 143; "interrupted", 130). The handlers are in
+    place before the first worker starts, so a signal while the UI is still being imported ends the workers too.
+    Under textual-serve the web driver handles both signals itself by closing the app; the workers end when it
+    returns either way."""
     import signal
     import threading
 
@@ -130,6 +135,7 @@ def _run_ending_workers(app) -> None:
     from simulator.processes import end_children
 
     received: list[int] = []
+    app = None
 
     def close_app() -> None:
         try:
@@ -142,12 +148,13 @@ def _run_ending_workers(app) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second signal must not cut the cleanup short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         end_children()
-        if getattr(app, "_loop", None) is None:  # not running yet: unwind right here
+        if app is None or getattr(app, "_loop", None) is None:  # not running yet: unwind right here
             raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
         threading.Thread(target=close_app, name="spc-close", daemon=True).start()  # the app's loop is this thread
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        app = build_app()
         app.run()
     finally:
         for s, old in previous.items():

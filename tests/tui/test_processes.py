@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -80,27 +81,67 @@ def _workers_of(pid: int, timeout: float = 45) -> set[int]:
                      f"no worker pool under {pid}: {_descendants(pid)}")
 
 
+def _in_a_terminal(*args: str) -> tuple[subprocess.Popen, bytearray, threading.Thread]:
+    """Start `spc ARGS` on a 100x30 pseudo-terminal; a thread drains its screen output into the returned buffer
+    until the program has exited and every byte it wrote has been read (no `script`, which can drop the tail)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, stdin=follower,
+                            stdout=follower, stderr=follower, start_new_session=True, close_fds=True)
+    os.close(follower)
+    screen = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the program has exited and the terminal is empty
+                break
+            if not chunk:
+                break
+            screen.extend(chunk)
+        os.close(leader)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    return proc, screen, reader
+
+
 def test_sigterm_to_the_terminal_ui_ends_its_workers() -> None:
-    proc = subprocess.Popen(["script", "-qec", f"{sys.executable} -m simulator.cli tui {SMALL} --workers 2",
-                             "/dev/null"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "COLUMNS": "100",
-                                                                                   "LINES": "30"})
-    everything: set[int] = set()
+    proc, screen, reader = _in_a_terminal("tui", str(SMALL), "--workers", "2")
+    everything: set[int] = {proc.pid}
     try:
-        spc = _wait_for(lambda: next((p for p in _descendants(proc.pid) if b"simulator.cli" in
-                                      Path(f"/proc/{p}/cmdline").read_bytes()), None), 20, "spc tui never started")
-        everything = {spc}
-        everything |= _workers_of(spc)
-        time.sleep(0.5)
-        os.kill(spc, signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-        assert proc.returncode == 143 and b"terminated" in out, out[-500:]
+        everything |= _workers_of(proc.pid)
+        _wait_for(lambda: b"Scorecard" in screen, 60, "the app never drew its first screen")
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143, f"not unwound by spc (killed by the signal?): {proc.returncode}"
+        reader.join(10)
+        assert b"terminated" in screen and b"\x1b[?1049l" in screen, bytes(screen[-500:])  # the terminal restored
         _wait_for(lambda: not _alive(everything), 10, lambda: f"left behind: {_alive(everything)}")
     finally:
         for pid in _alive(everything):
             os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_sigterm_while_the_terminal_ui_starts_ends_its_workers() -> None:
+    """The workers start before the UI is imported: a SIGTERM in that window still ends them and unwinds."""
+    proc, screen, reader = _in_a_terminal("tui", str(SMALL), "--workers", "2")
+    everything: set[int] = {proc.pid}
+    try:
+        everything |= _wait_for(lambda: kids if (kids := _descendants(proc.pid)) else None, 30, "no worker started")
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143, f"not unwound by spc (killed by the signal?): {proc.returncode}"
+        reader.join(10)
+        assert b"terminated" in screen, bytes(screen[-500:])
+        _wait_for(lambda: not _alive(everything), 10, lambda: f"left behind: {_alive(everything)}")
+    finally:
+        for pid in _alive(everything):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _get(url: str) -> str:
