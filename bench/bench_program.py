@@ -362,6 +362,17 @@ def table(ref: Series, run: Series, tui_full: Series, tui_first: Series, key_med
         ok = None if ratio is None else abs(ratio - 1.0) <= T_SCALING
         row(f"{k}x customers, 12 months: CPU us per contact", us, "", ratio, ratio_med,
             f"1 +- {T_SCALING:.2f}", ok, fmt="{:.3f}")
+    if 1 in per_contact and 10 in per_contact and per_contact[1].values and per_contact[10].values \
+            and 1 in scale_info and 10 in scale_info:
+        # run CPU T(k) = F + k V: F the fixed part (per step: network, staffing, Python glue, numpy per-call
+        # costs), V the part that grows with the customers; from the best 1x and 10x runs
+        t1 = per_contact[1].best * scale_info[1]["contacts"]
+        t10 = per_contact[10].best * scale_info[10]["contacts"]
+        fixed, variable = (10 * t1 - t10) / 9, (t10 - t1) / 9
+        steps = SCALING_MONTHS * 5  # 7-day steps cut at each month's end: 4 whole and a short one a month
+        need = 1.5 * variable / 7.5  # the largest F for which 10x / 1x >= 0.85 (from (F + 10V) / 10 >= 0.85 (F + V))
+        print(f"   {'  1x -> 10x: run CPU = F + k V':<50}    F = {fixed * 1e3:.1f} ms (~{fixed / steps * 1e6:.0f} us "
+              f"per step), V = {variable * 1e3:.1f} ms; 10x / 1x >= 0.85 needs F <= {need * 1e3:.1f} ms")
     for k, info in scale_info.items():
         per_cust = statistics.median(info["rss_per_customer"])
         label = f"  {k}x: peak RSS {info['peak_after'] / 2**20:.0f} MB, of which the run"

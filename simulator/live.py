@@ -82,7 +82,9 @@ class WorkerPool:
         self._lock = threading.Lock()
         try:
             self._context = multiprocessing.get_context("forkserver")
-            self._context.set_forkserver_preload(["simulator.live"])
+            # the engine, and its compiled kernels loaded once in the fork server (engine.preload): every worker
+            # forked from it starts with them
+            self._context.set_forkserver_preload(["simulator.live", "simulator.engine.preload"])
             with _real_stdio():  # helper processes inherit stderr's descriptor; a UI may have replaced it
                 resource_tracker.ensure_running()
                 forkserver.ensure_running()
@@ -191,7 +193,10 @@ class LiveRun:
                     local_alive = True
                 if self.pool is not None and self.pool.ready:
                     inflight = [f for f in inflight if not f.done()]
-                    while len(inflight) < 2 * self.pool.workers and (task := take()) is not None:
+                    # 4 per worker: ~0.2-0.4 s of work queued, so the workers keep going while the thread that
+                    # iterates here pauses (a UI holds its analysis back for a moment after a key press); a cancel
+                    # still stops all but the workers + 1 the pool has already handed out
+                    while len(inflight) < 4 * self.pool.workers and (task := take()) is not None:
                         future = self.pool.submit(self.scenario_key, data, task, self.seed, self.months)
                         future.add_done_callback(lambda f, t=task: on_done(t, f))
                         inflight.append(future)

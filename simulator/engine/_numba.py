@@ -7,12 +7,13 @@ has a numpy (or pure-Python) twin that gives bit-identical results and is used w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
 import tempfile
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -96,10 +97,35 @@ def compile_kernel(func: Callable[..., object], signature: str,
     bound.__qualname__ = f"{func.__qualname__}_{_fingerprint(func, helpers)}"
     bound.__module__, bound.__doc__ = func.__module__, func.__doc__
     func = bound
+    with _without_blas_probe():
+        try:
+            return numba.njit(signature, cache=True, nogil=True, error_model="numpy")(func)
+        except RuntimeError:  # no writable cache location at all: compile in memory, every process
+            return numba.njit(signature, cache=False, nogil=True, error_model="numpy")(func)
+
+
+_BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+@contextlib.contextmanager
+def _without_blas_probe() -> Iterator[None]:
+    """Compile or load a kernel without numba's BLAS probe importing scipy.linalg (~0.35 s, on the path of every
+    `spc run` before its workers start; the engine never uses scipy.linalg).
+
+    numba's first compile in a process imports numba.np.arraymath, which tries `import scipy.linalg.cython_blas`
+    once to choose how np.correlate and np.convolve take inner products (_HAVE_BLAS; the kernels here call
+    neither). With that name mapped to None the import fails at once and numba uses its plain loop for those two;
+    np.dot and the linear algebra still import the BLAS themselves when a function using them is compiled. Only
+    if numba's probe has not run yet and scipy.linalg is not loaded anyway."""
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules or _BLAS_PROBE in sys.modules:
+        yield
+        return
+    sys.modules[_BLAS_PROBE] = None  # type: ignore[assignment]
     try:
-        return numba.njit(signature, cache=True, nogil=True, error_model="numpy")(func)
-    except RuntimeError:  # no writable cache location at all: compile in memory, every process
-        return numba.njit(signature, cache=False, nogil=True, error_model="numpy")(func)
+        yield
+    finally:
+        if _BLAS_PROBE in sys.modules and sys.modules[_BLAS_PROBE] is None:
+            del sys.modules[_BLAS_PROBE]
 
 
 def _compiled_helper(numba: types.ModuleType, helper: Callable[..., object],

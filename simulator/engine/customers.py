@@ -7,9 +7,9 @@ they do the numpy code's float operations in its order, so both give bit-identic
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
 
 from simulator.engine._numba import LazyKernel, pairwise_sum
+from simulator.engine.normal import ndtri
 from simulator.engine.rng import (
     ARRIVALS,
     CHURN,

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import simpy
-from scipy.special import ndtri
 
 from simulator.engine import customers as customer_kernels
 from simulator.engine import rng as keyed
 from simulator.engine._numba import LazyKernel, pairwise_sum
 from simulator.engine.customers import CustomerBase, _contacts_kernel, _purchases_kernel
+from simulator.engine.netstep import FastNetworkState
+from simulator.engine.normal import ndtri
 from simulator.engine.policy import Policy
 from simulator.engine.rng import (
     _SMALL_MEAN,
@@ -42,7 +43,6 @@ from simulator.engine.rng import (
 )
 from simulator.engine.service import FCFSServers, _fcfs_heap, _fcfs_kernel
 from simulator.graph.compiler import CompiledModel
-from simulator.graph.network import NetworkState
 from simulator.ports import READ_PORTS
 from simulator.results import ACTIVITY_VOLUME_PREFIX, COST_COLUMNS, ENGINE_METRICS
 from simulator.scenario.models import SEGMENT_PARAMETERS
@@ -179,7 +179,7 @@ class Simulation:
         self.rng = KeyedRandom.for_replication(seed, replication)
         self.step_index = 0
         self.policy = Policy.for_strategy(sc, strategy)
-        self.network = NetworkState(model)
+        self.network = FastNetworkState(model)
         self.env = simpy.Environment()
         emp = sc.employees
         self.staff = Workforce(emp.headcount, emp.ramp_days, self.rng)
@@ -555,8 +555,8 @@ class Simulation:
     def _serve_and_trade_compiled(self, t: float, dt: float, period: int, seg: dict[str, np.ndarray],
                                   kernels: tuple) -> dict[str, float]:
         """_serve_and_trade in numba kernels: the same operations in the same order, on reused buffers.
-        Transcendentals (exp, log, ndtri, power) stay in numpy; the kernels reproduce numpy's pairwise sums
-        (_numba.pairwise_sum) and the order in which np.bincount adds."""
+        Transcendentals (exp, log, power) stay in numpy, ndtri in its own kernel (engine.normal); the kernels
+        reproduce numpy's pairwise sums (_numba.pairwise_sum) and the order in which np.bincount adds."""
         active_k, exposure_k, poisson_k, draw_k, serve_k, month_k, state_k, exponent_k = kernels
         sc, cust, rng, acc, ports, buf = self.sc, self.customers, self.rng, self.acc, self.ports, self._buffers
         svc = sc.service
@@ -872,6 +872,7 @@ class _Buffers:
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
         self._sets: dict[str, tuple[int, list[tuple[np.ndarray, int]]]] = {}  # name -> (capacity, (row, width))
+        self._last: dict[str, tuple[int, list[np.ndarray]]] = {}  # name -> (n, the views _set handed out for n)
 
     def rows(self, name: str, k: int, n: int, dtype: type = np.float64) -> np.ndarray:
         """k rows of n elements (each row C-contiguous), as a (k, n) view."""
@@ -885,6 +886,9 @@ class _Buffers:
         """The arrays of `spec` ((group, rows, length: 0 for n, 1 for n + 1, 2 for 2n, dtype, split)) cut to their
         length for n, in order: each of a group's rows on its own if split, else the group as one (rows, length)
         view. Split once per growth, so a step pays one slice per array."""
+        last = self._last.get(name)
+        if last is not None and last[0] == n:  # the same length as this set's last call (e.g. per_slot, twice a step)
+            return last[1]
         capacity, entries = self._sets.get(name, (-1, []))
         if capacity < n:
             entries = []
@@ -896,7 +900,9 @@ class _Buffers:
                 entries.extend([(block[r], width, False) for r in range(k)] if split else [(block, width, True)])
             self._sets[name] = (capacity, entries)
         lengths = (n, n + 1, 2 * n)
-        return [array[:, :lengths[width]] if whole else array[:lengths[width]] for array, width, whole in entries]
+        views = [array[:, :lengths[width]] if whole else array[:lengths[width]] for array, width, whole in entries]
+        self._last[name] = (n, views)
+        return views
 
     _CUSTOMER = (("customer_int", 5, 0, np.int64, True), ("customer_int32", 1, 0, np.int32, True),
                  ("customer_uint", 1, 0, np.uint64, True), ("customer_float", 3, 0, np.float64, True),

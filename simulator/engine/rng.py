@@ -14,8 +14,9 @@ key's fields: a well-mixed 64-bit function, vectorised over numpy uint64 arrays 
 
 The hashing and the Poisson CDF walk also run as numba kernels (compiled lazily, cached on disk; see
 `_numba`) that do the same integer and float operations in the same order, so both paths give bit-identical
-draws. Transcendental functions (exp, log, ndtri) always run in numpy, whose SIMD versions may differ from
-libm in the last bit: a kernel gets `np.exp(-mean)`, never computes it.
+draws. Transcendental functions (exp, log) always run in numpy, whose SIMD versions may differ from
+libm in the last bit: a kernel gets `np.exp(-mean)`, never computes it. ndtri is scipy's scalar Cephes code (libm's
+log, no SIMD), which `simulator.engine.normal` compiles bit for bit.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import ndtri
 
 from simulator.engine._numba import LazyKernel
+from simulator.engine.normal import ndtri
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
