@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--months", type=months_arg)
     p.add_argument("--top", type=_positive_int, default=12, help="paths and links to print (default 12)")
     p.add_argument("--workers", type=workers_arg)
+    p.add_argument("--executor", choices=("local", "processes", "dask"),
+                   help="where the counterfactual runs go (default: this process or local processes); the values "
+                        "do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler, tcp://host:8786")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 
@@ -40,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--metric", default="profit")
     p.add_argument("--strategy", default="baseline")
-    p.add_argument("--replications", type=replications_arg, default=3, help="replications averaged (default 3)")
+    p.add_argument("--replications", type=replications_arg, default=40,
+                   help="replications averaged for the trajectory (default 40; the first 16 also measure the engine's "
+                        "link gains by counterfactual runs)")
     p.add_argument("--seed", type=_seed)
     p.add_argument("--months", type=months_arg)
     p.add_argument("--workers", type=workers_arg)
@@ -83,6 +89,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         from simulator.cli_shapley import cmd_shapley
 
         return cmd_shapley(args, model, strategy)
+    if args.executor or args.scheduler:
+        raise UsageError("--executor and --scheduler apply to the Shapley method (not --method paths)")
     args.metric = args.metric or "profit"
     args.replications = args.replications or 4
     ex = explain(model, args.metric, strategy, month=args.month, replications=args.replications, seed=args.seed,
@@ -95,12 +103,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from simulator.cli_shapley import _figure
+
+    fig = _figure(ex.metric, model.scenario.metadata.currency)  # the metric's unit; node deltas stay plain numbers
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 160))
     when = f"at month {ex.month}" if ex.month else ("at the horizon" if ex.metric in ("npv", "cumulative_profit")
                                                      else f"mean over {ex.months} months")
-    console.print(f"[bold]{ex.metric}[/]: {strategy} − baseline, {when}: [bold]{_num(ex.total)}[/] "
+    console.print(f"[bold]{ex.metric}[/]: {strategy} − baseline, {when}: [bold]{fig(ex.total)}[/] "
                   f"({args.replications} replications on common random numbers)")
     table = Table(title=escape("Contribution per causal path (rows sum to the total; [own] = direct effect of an "
                                "initiative; [residual at X] = not explained by X's links)"))
@@ -108,21 +119,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
         table.add_column(col, justify="left" if col == "path" else "right", overflow="fold")
     shown = ex.paths.head(args.top)
     for r in shown.itertuples():
-        table.add_row(escape(r.path), _num(r.contribution), f"{r.share:.0%}")
+        table.add_row(escape(r.path), fig(r.contribution), f"{r.share:.0%}")
     rest = ex.paths.iloc[len(shown):]
     if len(rest):
-        table.add_row(f"({len(rest)} more rows)", _num(rest["contribution"].sum()), f"{rest['share'].sum():.0%}")
-    table.add_row("[bold]total[/]", f"[bold]{_num(ex.paths['contribution'].sum())}[/]", "100%")
+        table.add_row(f"({len(rest)} more rows)", fig(rest["contribution"].sum()), f"{rest['share'].sum():.0%}")
+    table.add_row("[bold]total[/]", f"[bold]{fig(ex.paths['contribution'].sum())}[/]", "100%")
     console.print(table)
     gap = abs(ex.paths["contribution"].sum() - ex.total)
     console.print(f"Sum of rows − total = {gap:.2g} (tolerance {SUM_TOLERANCE:g} × |total|). Residual rows (what the "
-                  f"local link splits do not explain: noise, clamping, non-linearity) sum to {_num(ex.residual)} "
+                  f"local link splits do not explain: noise, clamping, non-linearity) sum to {fig(ex.residual)} "
                   f"({ex.residual / ex.total:.0%} of the total)." if ex.total else "No change to explain.")
     links = Table(title="Change carried by each link (any cut through the map sums to the total)")
     links.add_column("link")
     links.add_column("carried", justify="right")
     for r in ex.links.head(args.top).itertuples():
-        links.add_row(r.link, _num(r.contribution))
+        links.add_row(r.link, fig(r.contribution))
     console.print(links)
     trace = Table(title="Trace of the shock: the month each node starts to move (≥10% of its peak change)")
     for col in ("month", "node", "Δ then", "Δ at the end", "via"):
@@ -168,18 +179,20 @@ def cmd_loops(args: argparse.Namespace) -> int:
     if not loops:
         print(f"no feedback loop reaches {args.metric} ({len(model.loops)} loops in the scenario)")
         return 0
-    print(f"{len(loops)} feedback loops reach {args.metric} ({strategy}, mean of {args.replications} replications):")
+    print(f"{len(loops)} feedback loops reach {args.metric} ({strategy}, mean of {args.replications} replications "
+          "on common random numbers):")
     for lp in loops:
         print(f"  {ids[lp]:>4}  {lp.polarity:<12} {lp.label}")
-    print("\nDominance phases (largest share of |loop score|, Loops That Matter, on the smoothed mean trajectory;"
-          "\n'at rest' = the metric's change is within noise; phases under 3 months merged):")
+    print("\nDominance phases: the loop with the largest |loop gain| (the product of its links' local gains on the "
+          "smoothed mean\ntrajectory; engine links' gains measured by counterfactual runs), 'no dominant loop' where "
+          "its lead over the\nrunner-up is within 3 bootstrap standard errors; phases under 3 months merged:")
     if phases is None or phases.empty:
         print("  none: nothing moves")
         return 0
     for r in phases.itertuples():
         months = f"month {r.first}" if r.first == r.last else f"months {r.first}-{r.last}"
-        if r.loop_id == "at rest":
-            print(f"  {months:<14} at rest")
+        if r.loop_id in ("at rest", "no dominant loop"):
+            print(f"  {months:<14} {r.loop_id}")
         else:
             print(f"  {months:<14} {r.loop_id:>4} {r.polarity:<12} mean share {r.mean_share:.0%}")
     print(f"\nIn short: {phases_sentence(phases)}.")

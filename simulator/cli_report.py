@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=workers_arg, help="at most 4 per core (default: all cores)")
     add_force(p)
     p.add_argument("--no-tornado", action="store_true", help="skip the sensitivity runs behind the tornado chart")
+    p.add_argument("--explain", action="store_true",
+                   help="attribute the mapped strategy's Δ NPV to pathways (spc explain's Shapley values, on the "
+                        "report's replications and seed) and draw the strategy map's links as wide as their share")
     p.set_defaults(func=cmd_report)
 
 
@@ -72,6 +75,25 @@ def _from_run_dir(directory: Path):
     return model, meta, ts, customers
 
 
+def with_attribution(inp, workers: int | None = None):
+    """The analysis plus the Shapley attribution of Δ NPV for the strategy its map shows (none for the baseline)."""
+    import sys
+    from dataclasses import replace
+
+    from simulator.analysis.attribution import attribute, default_groups
+    from simulator.report import map_strategy
+
+    chosen = map_strategy(inp)
+    if chosen in (None, "baseline") or not default_groups(inp.model, chosen):
+        print("--explain: no strategy to attribute on the map (only the baseline, or no pathway)", file=sys.stderr)
+        return inp
+    att = attribute(inp.model, chosen, "npv", replications=inp.replications, seed=inp.seed, months=inp.months,
+                    workers=workers)
+    print(f"--explain: Δ NPV of {chosen} attributed over {len(att.groups)} pathway groups ({att.runs} runs, "
+          f"{att.seconds:.1f} s)", file=sys.stderr)
+    return replace(inp, attribution=att)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from simulator.outputs import check_out_file, writing
     from simulator.report import analyse, with_tornado
@@ -101,6 +123,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         raise UsageError(f"no such file or folder: {args.source}")
     report_input = inp if args.no_tornado else with_tornado(inp, args.workers)
+    if getattr(args, "explain", False):
+        report_input = with_attribution(report_input, args.workers)
     with writing("--out", args.out):
         write_report(report_input, args.out, fmt)
     print(f"wrote {args.out}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from simulator.graph.compiler import compile_file
 from simulator.graph.strategy_map import SHAPE_LABELS, STATUS_LABELS, columns, draw, map_graph
 from tests.scenario_helpers import run_spc
@@ -129,3 +131,28 @@ def test_report_map_uses_an_attribution_only_for_the_strategy_it_shows(monkeypat
         assert report._strategy_maps(inp) == {"causal_map": b"png"}
     assert seen[0] and seen[0][("costs", "profit")] == next(g.value for g in att.groups if g.name == "initiative costs")
     assert seen[1] is None
+
+
+def test_report_explain_fills_the_attribution_of_the_mapped_strategy(tmp_path) -> None:
+    from dataclasses import replace
+
+    from simulator.cli_report import with_attribution
+    from simulator.experiment import run_experiment
+    from simulator.report import analyse, map_strategy
+
+    model = compile_file("tests/data/engine_small.yaml")
+    res = run_experiment(model, replications=2, months=4, workers=1)
+    inp = analyse(model, "h", res.timeseries, res.customers, res.strategies, res.replications, res.seed, res.months)
+    assert inp.recommendation.strategy == "baseline"  # nothing to attribute: the map shows the baseline
+    assert with_attribution(inp, workers=1).attribution is None
+    inp = replace(inp, recommendation=None)  # the map then shows the first strategy
+    out = with_attribution(inp, workers=1)
+    att = out.attribution
+    assert att is not None and att.strategy == map_strategy(inp) != "baseline"
+    assert (att.replications, att.seed, att.months, att.metric) == (2, res.seed, 4, "npv")
+    assert sum(g.value for g in att.groups) == pytest.approx(att.total[0], rel=1e-9, abs=1e-6)
+    html = tmp_path / "r.html"
+    proc = run_spc("report", "tests/data/engine_small_scored.yaml", "--out", str(html), "--explain", "--no-tornado",
+                   "--replications", "1", "--months", "3", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "--explain: Δ NPV of training attributed" in proc.stderr and html.stat().st_size > 0

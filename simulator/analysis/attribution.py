@@ -8,7 +8,11 @@ contribution v(S ∪ {i}) − v(S) over all orders in which the groups could be 
 `EXACT_MAX` groups (all 2^k coalitions, each run once and memoised), from sampled permutations beyond. The
 values sum to v(all) − v(none) by construction (efficiency): no residual row. v(none) is run too: it is 0 when
 the groups partition every channel (the default groups do), and is reported as "outside the groups" when a
-group file leaves a channel out. Pairwise interactions v(i,j) − v(i) − v(j) + v(∅) are reported separately.
+group file leaves a channel out. Pairwise interactions v(i,j) − v(i) − v(j) + v(∅) are reported separately (with
+sampled permutations too: every singleton, pair and one-group complement is run besides the permutations'
+prefixes, memoised with them). Per group, v(N) − v(N∖{i}) is what freezing that group alone removes, the check
+a user can run: it equals the Shapley value plus half of each interaction the group has (exactly when there are
+no higher-order interactions), not the Shapley value itself.
 Per replication Shapley values give a mean and a 95% Student t interval per group.
 
 Default groups: where the strategy's effect *enters the engine*. Every way a strategy can change the
@@ -165,23 +169,63 @@ def _in_worker(kind: str, *args):
     return (_baseline if kind == "baseline" else _coalitions)(_WORKER, *args)
 
 
-class _Runner:
-    """Runs jobs in this process (workers <= 1) or in a process pool, counting runs for the progress callback."""
+_COMPILED: dict[str, CompiledModel] = {}
 
-    def __init__(self, model: CompiledModel, workers: int, total: int, progress: Progress | None):
+
+def _on_cluster(key: str, data: dict, kind: str, *args):
+    """A job on an executor's worker (no initializer there): the model compiled once per worker and scenario."""
+    model = _COMPILED.get(key)
+    if model is None:
+        from simulator.scenario.models import Scenario
+
+        _COMPILED.clear()
+        model = _COMPILED[key] = compile_scenario(Scenario.model_validate(data))
+    return (_baseline if kind == "baseline" else _coalitions)(model, *args)
+
+
+class _Runner:
+    """Runs jobs in this process (workers <= 1), in a process pool, or on one of the batch executors
+    (`executor` "processes" or "dask", simulator.batch.executors), counting runs for the progress callback.
+    Every job's result depends only on its (seed, replication, coalition), so where it runs changes nothing."""
+
+    def __init__(self, model: CompiledModel, workers: int, total: int, progress: Progress | None,
+                 executor: str | None = None, scheduler: str | None = None):
         self.model, self.workers, self.total, self.progress = model, workers, total, progress
+        self.kind, self.scheduler = executor, scheduler
         self.done = 0
         self.pool = None
+        self.executor = None
+        self._submit: Callable | None = None
 
     def __enter__(self):
-        if self.workers > 1:
+        if self.kind in ("processes", "dask") and (self.kind == "dask" or self.workers > 1):
+            import hashlib
+            import json
+
+            from simulator.batch.executors import make_executor
+
+            self.executor = make_executor(self.kind, self.workers, self.scheduler)
+            data = self.model.scenario.as_data()
+            key = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+            # the executors' own task queues only take batch chunks: submit to their pool or client directly
+            pool = getattr(self.executor, "_pool", None)
+            client = getattr(self.executor, "_client", None)
+            if client is not None:
+                self._submit = lambda *job: client.submit(_on_cluster, key, data, *job, pure=False)
+            elif pool is not None:
+                self._submit = lambda *job: pool.submit(_on_cluster, key, data, *job)
+        elif self.workers > 1 and self.kind != "local":
             from simulator.engine._numba import warm
 
             warm()  # the engine's kernels, compiled or loaded once before the workers start
             self.pool = ProcessPoolExecutor(self.workers, initializer=_init, initargs=(self.model.scenario.as_data(),))
+            pool = self.pool
+            self._submit = lambda *job: pool.submit(_in_worker, *job)
         return self
 
     def __exit__(self, *exc):
+        if self.executor is not None:
+            self.executor.close()
         if self.pool is not None:
             from simulator.processes import received
 
@@ -189,15 +233,19 @@ class _Runner:
         return False
 
     def map(self, kind: str, jobs: Sequence[tuple], runs_per_job: Sequence[int]):
-        if self.pool is None:
+        if self._submit is None:
             for job, n in zip(jobs, runs_per_job, strict=True):
                 result = (_baseline if kind == "baseline" else _coalitions)(self.model, *job)
                 self._tick(n)
                 yield result
             return
-        futures = {self.pool.submit(_in_worker, kind, *job): n for job, n in zip(jobs, runs_per_job, strict=True)}
+        futures = {self._submit(kind, *job): n for job, n in zip(jobs, runs_per_job, strict=True)}
+        if self.executor is not None and hasattr(self.executor, "_client"):
+            from distributed import as_completed as finished
+        else:
+            finished = as_completed
         try:
-            for f in as_completed(futures):
+            for f in finished(futures):
                 result = f.result()
                 self._tick(futures[f])
                 yield result
@@ -247,6 +295,8 @@ class GroupValue:
     high: float
     share: float
     per_replication: list[float]
+    alone: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    """v(N) − v(N∖{i}): what freezing this group alone (every other group free) removes; mean and 95% CI."""
 
     @property
     def sign(self) -> str:
@@ -274,6 +324,8 @@ class Attribution:
     permutations: int = 0
     efficiency_gap: float = 0.0  # max over replications of |Σφ + v(∅) − Δ|
     per_replication_total: list[float] = field(default_factory=list)
+    coalition_values: list[dict[frozenset[int], float]] = field(default_factory=list, repr=False)
+    """Per replication, v(S) for every coalition S (indices into `groups`) that was run (memoised)."""
 
     def as_document(self) -> dict:
         return {
@@ -281,7 +333,8 @@ class Attribution:
             "months": self.months, "method": "exact" if self.exact else f"sampled ({self.permutations} permutations)",
             "total": dict(zip(("mean", "ci_low", "ci_high"), self.total, strict=True)),
             "groups": [{"group": g.name, "elements": list(g.elements), "shapley": g.value, "ci_low": g.low,
-                        "ci_high": g.high, "share": g.share, "sign": g.sign, "per_replication": g.per_replication}
+                        "ci_high": g.high, "share": g.share, "sign": g.sign, "per_replication": g.per_replication,
+                        "freezing_alone_removes": dict(zip(("mean", "ci_low", "ci_high"), g.alone, strict=True))}
                        for g in self.groups],
             "outside_groups": dict(zip(("mean", "ci_low", "ci_high"), self.outside, strict=True)),
             "interactions": [{"groups": [a, b], "interaction": m, "ci_low": lo, "ci_high": hi}
@@ -294,8 +347,10 @@ def attribute(model: CompiledModel, strategy: str, metric: str = "npv",
               groups: Mapping[str, Sequence[str]] | None = None, replications: int | None = None,
               seed: int | None = None, months: int | None = None, workers: int | None = None,
               permutations: int = DEFAULT_PERMUTATIONS, progress: Progress | None = None,
-              top_interactions: int = 5) -> Attribution:
-    """Shapley attribution of metric(strategy) − metric(baseline) over `groups` (default: default_groups)."""
+              top_interactions: int = 5, executor: str | None = None, scheduler: str | None = None) -> Attribution:
+    """Shapley attribution of metric(strategy) − metric(baseline) over `groups` (default: default_groups).
+    `executor`: None (this process or a process pool of `workers`), "local", "processes" or "dask" (the batch
+    executors; `scheduler` a running Dask scheduler's address); the values do not depend on it."""
     sc = model.scenario
     if strategy == "baseline" or strategy not in sc.strategy_names():
         raise ValueError(f"unknown strategy '{strategy}'")
@@ -314,7 +369,7 @@ def attribute(model: CompiledModel, strategy: str, metric: str = "npv",
     else:
         rng = np.random.default_rng(seed)
         orders = [tuple(int(i) for i in rng.permutation(n)) for _ in range(permutations)]
-        needed = {frozenset(), frozenset(range(n))}
+        needed = {frozenset(), frozenset(range(n))} | _pair_coalitions(n)
         for order in orders:
             needed |= {frozenset(order[:k]) for k in range(1, n)}
         coalitions = sorted(needed, key=lambda c: (len(c), sorted(c)))
@@ -329,7 +384,7 @@ def attribute(model: CompiledModel, strategy: str, metric: str = "npv",
     base_value: dict[int, float] = {}
     values: dict[int, dict[frozenset[int], float]] = {r: {} for r in range(reps)}
     chunk = max(1, min(8, math.ceil(per_rep_runs * reps / max(1, 2 * workers))))
-    with _Runner(model, workers, total_runs, progress) as runner:
+    with _Runner(model, workers, total_runs, progress, executor, scheduler) as runner:
         recordings: dict[int, Recording] = {}
         for rep, value, recording in runner.map("baseline", [(spec, r) for r in range(reps)], [1] * reps):
             base_value[rep], recordings[rep] = value, recording
@@ -356,23 +411,38 @@ def attribute(model: CompiledModel, strategy: str, metric: str = "npv",
         gaps.append(abs(float(phi.sum()) + v[frozenset()] - total))
     phis_arr = np.array(phis).reshape(reps, n)
     total_ci = mean_ci(totals)
+    full = frozenset(range(n))
     rows = []
     for i, name in enumerate(names):
         m, lo, hi = mean_ci(phis_arr[:, i])
         share = m / total_ci[0] if total_ci[0] else math.nan
-        rows.append(GroupValue(name, tuple(groups[name]), m, lo, hi, share, phis_arr[:, i].tolist()))
+        alone = mean_ci([values[r][full] - values[r][full - {i}] for r in range(reps)])
+        rows.append(GroupValue(name, tuple(groups[name]), m, lo, hi, share, phis_arr[:, i].tolist(), alone))
     interactions = []
-    if exact and n >= 2:
+    if n >= 2:
         for i, j in itertools.combinations(range(n), 2):
-            per = [values[r][frozenset((i, j))] - values[r][frozenset((i,))] - values[r][frozenset((j,))]
-                   + values[r][frozenset()] for r in range(reps)]
+            per = [pair_interaction(values[r], i, j) for r in range(reps)]
             scale = 1e-9 * max(1.0, abs(total_ci[0]))
             m, lo, hi = (0.0 if abs(x) < scale else x for x in mean_ci(per))  # additive pairs: rounding only
             interactions.append((names[i], names[j], m, lo, hi))
         interactions.sort(key=lambda x: -abs(x[2]))
         interactions = interactions[:top_interactions]
     return Attribution(metric, strategy, reps, seed, months, exact, total_ci, rows, mean_ci(outside), interactions,
-                       total_runs, seconds, 0 if exact else permutations, max(gaps) if gaps else 0.0, totals)
+                       total_runs, seconds, 0 if exact else permutations, max(gaps) if gaps else 0.0, totals,
+                       [values[r] for r in range(reps)])
+
+
+def _pair_coalitions(n: int) -> set[frozenset[int]]:
+    """What pairwise interactions and single freezes need beyond the permutations' prefixes: every singleton,
+    pair and complement of one group (n + n(n−1)/2 + n coalitions, memoised with the rest)."""
+    full = frozenset(range(n))
+    out = {frozenset((i,)) for i in range(n)} | {full - {i} for i in range(n)}
+    return out | {frozenset(p) for p in itertools.combinations(range(n), 2)}
+
+
+def pair_interaction(v: Mapping[frozenset[int], float], i: int, j: int) -> float:
+    """v(i,j) − v(i) − v(j) + v(∅): what switching both on adds beyond switching each on alone."""
+    return v[frozenset((i, j))] - v[frozenset((i,))] - v[frozenset((j,))] + v[frozenset()]
 
 
 def _check_metric(model: CompiledModel, metric: str) -> None:

@@ -1,21 +1,30 @@
-"""Which feedback loop drives a metric when: loop scores in the spirit of "Loops That Matter"
-(Schoenberg, Davidsen & Eberlein, System Dynamics Review 2020).
+"""Which feedback loop dominates a metric when, by loop gain on a deterministic trajectory.
 
-Per period (month t against month t-1):
-  link score x -> z   = (change of z caused by x alone) / (change of z)          for an auxiliary or engine node
-                      = (change of z's net flow caused by x) / (change of net flow)   for a stock
-  loop score          = product of its link scores (sign = polarity while the loop is active)
-  normalised score    = loop score / sum of |loop scores| of the loops that reach the metric
-The dominant loop of a period has the largest |normalised score|. Partial changes come from `causal`:
-exact for the scenario's links, identities or sign-constrained gains for the engine's own paths.
+Per period (at the midpoint of months t-1 and t):
+  link gain x -> z    = d z / d x, the local gain of the link (`_LinkGains`): the derivative of a scenario
+                        link's function (times period / adjustment time into a stock: per month), the
+                        engine's accounting identities, or for the engine's own paths a gain measured by
+                        counterfactual runs (`loop_gains`: every read port frozen at the run's recording, one
+                        port moved, the response read off on the same random draws), never a fit to the
+                        trajectory's changes
+  loop gain           = product of its link gains (sign = polarity)
+  share               = |loop gain| / sum of |loop gains| of the loops that reach the metric
+The dominant loop of a period has the largest share: the loop that would amplify or damp a disturbance of
+the metric most strongly at that point of the trajectory (the structural reading of dominance; on the
+logistic model, word of mouth until adopters pass K/2, crowding after). Loop scores that divide by each
+node's month-to-month change ("Loops That Matter", Schoenberg et al. 2020) were tried first: on a stochastic
+engine those ratios spike wherever a change passes near zero, and the dominant loop changed with the seed.
 
-Scores are computed on a deterministic trajectory, not on one noisy run: the mean over replications,
-smoothed by a Gaussian kernel (SMOOTH_MONTHS) so that month-to-month noise does not pick the loop. A month
-in which the metric's smoothed change is within noise (NOISE_Z standard errors, pooled over the months, from the
-spread between replications; with one replication every change counts) has no dominant loop: the metric is "at rest". The
-months are then read as a few phases (`dominance_phases`): a new loop takes over only when its share
-beats the incumbent's by SHARE_MARGIN, and a phase shorter than MIN_PHASE_MONTHS is merged into its
-longer neighbour.
+The trajectory is the mean over replications (DEFAULT_REPLICATIONS, smoothed by a Gaussian kernel of
+SMOOTH_MONTHS); the engine gains come from GAIN_REPLICATIONS of them. A period has a dominant loop only if
+the leader's share beats the runner-up's by more than NOISE_Z bootstrap standard errors (replications of
+the trajectory and of the counterfactual runs resampled; a fixed generator); otherwise "no dominant loop".
+The months are read as a few phases (`dominance_phases`), a phase shorter than MIN_PHASE_MONTHS merged into
+its longer neighbour. `moving` in the frame says whether the metric itself changes beyond noise that month.
+
+Limits: an engine gain is one number per link over the horizon (per strategy and seed), so on the shipped
+scenario dominance shifts only through the network's non-linear links and the levels that scale identities;
+a loop through two stocks has a gain per month squared, compared as it is with the others.
 """
 
 from __future__ import annotations
@@ -24,9 +33,10 @@ import numpy as np
 import pandas as pd
 
 from simulator.analysis import causal
+from simulator.analysis.loop_gains import EngineGains
 from simulator.graph.compiler import CompiledModel, Loop
 
-COLUMNS = ["period", "loop_id", "loop", "polarity", "score", "raw_score", "dominant", "moving"]
+COLUMNS = ["period", "loop_id", "loop", "polarity", "score", "raw_score", "dominant", "moving", "clear"]
 PHASE_COLUMNS = ["first", "last", "loop_id", "loop", "polarity", "mean_share"]
 SMOOTH_MONTHS = 1.5
 """Standard deviation (months) of the Gaussian kernel that smooths the mean trajectory."""
@@ -34,9 +44,17 @@ NOISE_Z = 3.0
 """A month counts as moving when the metric's smoothed change exceeds this many noise standard deviations."""
 MIN_PHASE_MONTHS = 3
 """Phases shorter than this are merged into their longer neighbour."""
-SHARE_MARGIN = 0.05
-"""A loop takes dominance from the incumbent only when its share is larger by this much."""
+SHARE_MARGIN = 0.0
+"""A loop takes dominance from the incumbent only when its share is larger by this much (the noise test of
+`_clear_lead` already keeps noise from switching loops)."""
 REST = "at rest"
+DEFAULT_REPLICATIONS = 40
+"""Replications averaged for the trajectory the loops are scored on."""
+GAIN_REPLICATIONS = 16
+"""Replications whose counterfactual runs measure the engine links' gains."""
+NONE = "no dominant loop"
+BOOTSTRAP = 40
+"""Bootstrap resamples of the replications that measure the noise in the leading loop's lead."""
 
 
 def loop_ids(loops: tuple[Loop, ...] | list[Loop]) -> dict[Loop, str]:
@@ -57,67 +75,62 @@ def relevant_loops(model: CompiledModel, metric: str) -> list[Loop]:
     return [lp for lp in model.loops if upstream & set(lp.nodes)]
 
 
-class _LinkScores:
-    def __init__(self, model: CompiledModel, series: dict[str, np.ndarray], strategy: str):
-        self.model = model
-        self.s = series
+class _LinkGains:
+    """Per period (at the midpoint of months p-1 and p), each link's local gain d(target)/d(source) on a trajectory:
+    a network link's is the derivative of its link function at the (delayed) source, times the period over the
+    adjustment time for a stock (the period for an integrating one: per month); an engine link's was measured by
+    counterfactual runs (`loop_gains`); the engine's accounting gives the rest exactly: ±1 for customers won and
+    lost, revenue and costs, quits leaving the payroll; wages per employee and turnover cost per quit for costs;
+    headcount × the month in years for quits per unit of the annual quit rate (rare events that a counterfactual
+    run of a small staff measures badly)."""
+
+    def __init__(self, model: CompiledModel, series: dict[str, np.ndarray], strategy: str,
+                 measured: dict[tuple[str, str], float]):
+        self.model, self.s, self.measured = model, series, measured
         self.T = len(series["period"])
         self.starts = causal.start_values(model)
         self.effects = causal.link_effects(model, strategy, self.T)
         self.nodes = {n.name: n for n in model.scenario.network.nodes}
-        self.links = {lk.id: lk for lk in model.scenario.network.links}
-        self.graph = model.graph
-        self._contrib: dict[str, np.ndarray] = {}
-        self._gains: dict[str, dict[str, float]] = {}
+        self.period_days = model.scenario.metadata.period_days
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
 
-    def diff(self, name: str) -> np.ndarray:
+    def mid(self, name: str) -> np.ndarray:
         x = self.s.get(name)
-        return np.zeros(self.T - 1) if x is None else np.diff(x)
+        return np.zeros(self.T - 1) if x is None else (x[1:] + x[:-1]) / 2
 
-    def contrib(self, lid: str) -> np.ndarray:
-        if lid not in self._contrib:
-            x = causal.link_input(self.model, lid, self.s, self.starts)
-            self._contrib[lid] = np.diff(causal.contribution(self.model, lid, x, self.effects[lid]))
-        return self._contrib[lid]
+    def gain(self, a: str, b: str) -> np.ndarray:
+        if (a, b) not in self._cache:
+            self._cache[a, b] = self._gain(a, b)
+        return self._cache[a, b]
 
-    def score(self, a: str, b: str) -> np.ndarray:
+    def _gain(self, a: str, b: str) -> np.ndarray:
         node = self.nodes.get(b)
         if node is not None and node.kind in ("auxiliary", "stock"):
-            part = self.contrib(f"{a}->{b}")
-            if node.kind == "auxiliary":
-                whole = self.diff(b)
-            else:
-                whole = sum((self.contrib(lid) for lid in self.model.incoming[b]), np.zeros(self.T - 1))
-                if not node.integrate:
-                    whole = whole - self.diff(b)
-            return _ratio(part, whole)
-        if b == "active_customers":
-            won, lost = self.diff("customers_won"), self.diff("customers_lost")
-            return _ratio(won if a == "customers_won" else -lost, won - lost)
-        if b == "profit":
-            return _ratio(self.diff("revenue") if a == "revenue" else -self.diff("costs"), self.diff("profit"))
+            lid = f"{a}->{b}"
+            x = causal.link_input(self.model, lid, self.s, self.starts)
+            x = (x[1:] + x[:-1]) / 2
+            e = self.effects[lid][1:]
+            fn = self.model.link_functions[lid]
+            h = 1e-4 * np.maximum(np.abs(x), 1.0)
+            d = np.array([(fn.contribution(float(xi + hi), float(ei)) - fn.contribution(float(xi - hi), float(ei)))
+                          / (2 * hi) for xi, hi, ei in zip(x, h, e, strict=True)])
+            if node.kind == "stock":
+                d = d * self.period_days / (1.0 if node.integrate else float(node.adjust_days))
+            return d
+        one = np.ones(self.T - 1)
+        if b == "active_customers" and a in ("customers_won", "customers_lost"):
+            return one if a == "customers_won" else -one
+        if b == "profit" and a in ("revenue", "costs"):
+            return one if a == "revenue" else -one
+        if (a, b) == ("employee_quits", "headcount"):
+            return -one  # each quit leaves the payroll (hires are their own flow)
+        if (a, b) == ("employee_quit_rate", "employee_quits"):
+            return self.mid("headcount") * self.period_days / 365.25  # the hazard is per employee-year
         if b == "costs" and a in ("headcount", "employee_quits"):
-            return _ratio(self.diff("wages" if a == "headcount" else "turnover_costs"), self.diff("costs"))
-        gain = self._engine_gains(b).get(a, 0.0)
-        return _ratio(gain * self.diff(a), self.diff(b))
-
-    def _engine_gains(self, b: str) -> dict[str, float]:
-        if b not in self._gains:
-            parents = [p for p in self.graph.predecessors(b) if np.any(self.diff(p) != 0)]
-            y = self.diff(b)
-            if not parents or not np.any(y != 0):
-                self._gains[b] = {}
-            else:
-                X = np.column_stack([self.diff(p) for p in parents])
-                signs = np.array([float(self.graph.edges[p, b].get("sign", 1) or 1) for p in parents])
-                self._gains[b] = dict(zip(parents, causal.signed_lsq(X, y, signs), strict=True))
-        return self._gains[b]
-
-
-def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    scale = max(float(np.abs(whole).max(initial=0.0)), 1e-300)
-    ok = np.abs(whole) > 1e-9 * scale
-    return np.where(ok, part / np.where(ok, whole, 1.0), 0.0)
+            num, den = ("wages", "headcount") if a == "headcount" else ("turnover_costs", "employee_quits")
+            n, m = self.mid(num), self.mid(den)
+            return np.divide(n, m, out=np.zeros_like(n), where=m != 0)
+        return one * self.measured.get((a, b), 0.0)
 
 
 def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
@@ -144,7 +157,7 @@ def change_noise(ts: pd.DataFrame, strategy: str, column: str, sigma: float = SM
 
 
 def loop_dominance(model: CompiledModel, ts: pd.DataFrame, metric: str, strategy: str = "baseline",
-                   sigma: float = SMOOTH_MONTHS) -> pd.DataFrame:
+                   sigma: float = SMOOTH_MONTHS, gains: EngineGains | None = None) -> pd.DataFrame:
     """Tidy frame: one row per (period, loop) with normalised score, the dominant flag and whether the metric
     moves beyond noise that month (periods 2..T), on the smoothed mean trajectory."""
     loops = relevant_loops(model, metric)
@@ -153,30 +166,71 @@ def loop_dominance(model: CompiledModel, ts: pd.DataFrame, metric: str, strategy
     node = causal.check_metric(model, metric)
     series = deterministic_series(ts, strategy, sigma)
     noise = change_noise(ts, strategy, node, sigma) if node in series else np.zeros(len(series["period"]) - 1)
-    ls = _LinkScores(model, series, strategy)
+    measured = gains.gains if gains is not None else {}
+    norm, raw_arr, total = _normalised(model, series, loops, strategy, measured)
     ids = loop_ids(model.loops)
-    raw = []
-    for loop in loops:
-        edges = list(zip(loop.nodes, loop.nodes[1:] + loop.nodes[:1], strict=True))
-        score = np.ones(ls.T - 1)
-        for a, b in edges:
-            score = score * ls.score(a, b)
-        raw.append(score)
-    raw_arr = np.array(raw)
-    total = np.abs(raw_arr).sum(axis=0)
-    norm = np.divide(raw_arr, total, out=np.zeros_like(raw_arr), where=total > 0)
     dominant = np.abs(norm).argmax(axis=0)
-    change = np.abs(ls.diff(node))
+    change = np.abs(np.diff(series[node])) if node in series else np.zeros(len(series["period"]) - 1)
     scale = float(change.max(initial=0.0))
     moving = (change > NOISE_Z * noise) & (change > 1e-9 * scale) & (total > 0)
+    clear = _clear_lead(model, ts, strategy, sigma, loops, gains, np.abs(norm))
     rows = []
     periods = series["period"][1:].astype(int)
     for j, loop in enumerate(loops):
         for t, period in enumerate(periods):
             rows.append({"period": int(period), "loop_id": ids[loop], "loop": loop.label, "polarity": loop.polarity,
                          "score": float(norm[j, t]), "raw_score": float(raw_arr[j, t]),
-                         "dominant": bool(moving[t] and dominant[t] == j), "moving": bool(moving[t])})
+                         "dominant": bool(clear[t] and dominant[t] == j), "moving": bool(moving[t]),
+                         "clear": bool(clear[t])})
     return pd.DataFrame(rows, columns=COLUMNS).sort_values(["period", "loop_id"], kind="stable").reset_index(drop=True)
+
+
+def _normalised(model: CompiledModel, series: dict[str, np.ndarray], loops: list[Loop], strategy: str,
+                gains: dict[tuple[str, str], float]):
+    """Loop gains on one trajectory: (shares |G| / Σ|G|, G, Σ|G|) per period, G = the product of the loop's
+    link gains."""
+    lg = _LinkGains(model, series, strategy, gains)
+    raw = []
+    for loop in loops:
+        g = np.ones(lg.T - 1)
+        for a, b in zip(loop.nodes, loop.nodes[1:] + loop.nodes[:1], strict=True):
+            g = g * lg.gain(a, b)
+        raw.append(g)
+    raw_arr = np.array(raw)
+    total = np.abs(raw_arr).sum(axis=0)
+    return np.divide(np.abs(raw_arr), total, out=np.zeros_like(raw_arr), where=total > 0), raw_arr, total
+
+
+def _clear_lead(model: CompiledModel, ts: pd.DataFrame, strategy: str, sigma: float, loops: list[Loop],
+                gains: EngineGains | None, shares: np.ndarray) -> np.ndarray:
+    """Per period: does the leading loop's share beat the runner-up's by more than NOISE_Z bootstrap standard
+    errors (BOOTSTRAP resamples of the replications, a fixed generator: the same answer every time)? With
+    fewer than 4 replications there is no spread to measure and every lead counts."""
+    T1 = shares.shape[1]
+    if len(loops) < 2:
+        return np.ones(T1, dtype=bool)
+    sub = ts[ts["strategy"] == strategy].sort_values(["replication", "period"])
+    reps = sorted(set(sub["replication"]))
+    n_gain = len(gains.responses) if gains is not None else 0
+    if len(reps) < 4 and n_gain < 4:
+        return np.ones(T1, dtype=bool)
+    order = np.argsort(-shares, axis=0)
+    top, second = order[0], order[1]
+    cols = [c for c in sub.columns if c not in ("strategy", "replication", "period")]
+    cube = sub[cols].to_numpy(dtype=float).reshape(len(reps), -1, len(cols))  # (replication, period, column)
+    period = np.sort(sub["period"].unique()).astype(float)
+    rng = np.random.default_rng(12345)
+    leads = []
+    for _ in range(BOOTSTRAP):
+        mean = cube[rng.integers(0, len(reps), len(reps))].mean(axis=0) if len(reps) >= 4 else cube.mean(axis=0)
+        series = {c: _smooth(mean[:, k], sigma) for k, c in enumerate(cols)}
+        series["period"] = period
+        measured = (gains.resample(rng) if n_gain >= 4 else gains.gains) if gains is not None else {}
+        norm_b = _normalised(model, series, loops, strategy, measured)[0]
+        cols_t = np.arange(T1)
+        leads.append(norm_b[top, cols_t] - norm_b[second, cols_t])
+    lead = shares[top, np.arange(T1)] - shares[second, np.arange(T1)]
+    return lead > NOISE_Z * np.std(leads, axis=0, ddof=1)
 
 
 def dominance_timeline(frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,15 +258,16 @@ def dominance_phases(frame: pd.DataFrame, min_months: int = MIN_PHASE_MONTHS,
     if frame.empty:
         return pd.DataFrame(columns=PHASE_COLUMNS)
     shares = frame.pivot(index="period", columns="loop_id", values="score").abs().sort_index()
-    moving = frame.groupby("period")["moving"].first().reindex(shares.index).fillna(False)
+    clear = (frame.groupby("period")["clear"].first().reindex(shares.index).fillna(True) if "clear" in frame
+             else pd.Series(True, index=shares.index))
     labels: list[str] = []
-    current = REST
+    current = NONE
     for period, row in shares.iterrows():
-        if not moving.loc[period]:
-            current = REST
+        if not clear.loc[period]:
+            current = NONE
         else:
             best = str(row.idxmax())
-            if current == REST or current not in row.index or row[best] > row[current] + margin:
+            if current in (REST, NONE) or current not in row.index or row[best] > row[current] + margin:
                 current = best
         labels.append(current)
     runs = _runs(list(shares.index), labels)
@@ -235,8 +290,8 @@ def dominance_phases(frame: pd.DataFrame, min_months: int = MIN_PHASE_MONTHS,
     info = frame.drop_duplicates("loop_id").set_index("loop_id")
     out = []
     for first, last, lid in runs:
-        if lid == REST:
-            out.append({"first": first, "last": last, "loop_id": REST, "loop": "", "polarity": "", "mean_share": 0.0})
+        if lid in (REST, NONE):
+            out.append({"first": first, "last": last, "loop_id": lid, "loop": "", "polarity": "", "mean_share": 0.0})
         else:
             out.append({"first": first, "last": last, "loop_id": lid, "loop": info.at[lid, "loop"],
                         "polarity": info.at[lid, "polarity"],
@@ -259,17 +314,28 @@ def phases_sentence(phases: pd.DataFrame) -> str:
     parts = []
     for r in phases.itertuples():
         months = f"month {r.first}" if r.first == r.last else f"months {r.first}-{r.last}"
-        who = "at rest (no change beyond noise)" if r.loop_id == REST else f"{r.loop_id} ({r.polarity})"
-        parts.append(f"{who} {months}" if r.loop_id == REST else f"{who} dominates {months}")
+        who = {REST: "at rest (no change beyond noise)", NONE: "no dominant loop (leads within noise)"}.get(
+            r.loop_id, f"{r.loop_id} ({r.polarity})")
+        parts.append(f"{who} {months}" if r.loop_id in (REST, NONE) else f"{who} dominates {months}")
     return ", then ".join(parts) if parts else "nothing moves"
 
 
-def loops_for(model: CompiledModel, metric: str, strategy: str = "baseline", replications: int = 3,
-              seed: int | None = None, months: int | None = None, workers: int | None = None) -> pd.DataFrame:
-    """Run the strategy (and baseline) and score its loops for a metric."""
-    from simulator.experiment import run_experiment
+def loops_for(model: CompiledModel, metric: str, strategy: str = "baseline", replications: int = DEFAULT_REPLICATIONS,
+              seed: int | None = None, months: int | None = None, workers: int | None = None,
+              gain_replications: int = GAIN_REPLICATIONS) -> pd.DataFrame:
+    """Run the strategy `replications` times for the mean trajectory and measure its engine links' gains by
+    counterfactual runs on `gain_replications` of them (common random numbers), then score its loops."""
+    from simulator.analysis.loop_gains import engine_links_needing_gains, measure_gains
+    from simulator.experiment import default_workers, run_experiment
 
     relevant_loops(model, metric)
+    seed = int(seed if seed is not None else model.scenario.run.seed)
+    months = int(months if months is not None else model.scenario.metadata.horizon_months)
+    workers = workers if workers is not None else default_workers(replications)
     result = run_experiment(model, [strategy], replications=replications, seed=seed, months=months, workers=workers)
-    return loop_dominance(model, result.timeseries, metric, strategy)
-
+    on_loops = {edge for lp in relevant_loops(model, metric)
+                for edge in zip(lp.nodes, lp.nodes[1:] + lp.nodes[:1], strict=True)}
+    needed = [link for link in engine_links_needing_gains(model) if link in on_loops]
+    gains = (measure_gains(model, strategy, seed, months, min(gain_replications, replications), workers, needed)
+             if needed else None)
+    return loop_dominance(model, result.timeseries, metric, strategy, gains=gains)
