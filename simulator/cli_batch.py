@@ -55,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sql", metavar="QUERY", help="a read-only SQL query (DuckDB dialect): SELECT, WITH, SHOW, DESCRIBE "
                                                   "or a reading PRAGMA, on this database only")
     p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.add_argument("--compare", metavar="KEY", help="tabulate a sweep's outcome per strategy against the values of "
+                                                    "a swept parameter path (e.g. employees.headcount)")
+    p.add_argument("--measure", choices=["npv", "firm_value"],
+                   help="with --compare: the figure tabulated (default: firm value when known, else NPV)")
+    p.add_argument("--runs", action="store_true", help="list the runs only (no outcomes)")
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("export", help="write one stored run as Parquet or CSV files (a folder like spc run --out)")
@@ -186,9 +191,26 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.sql:
         _print_frame(query(args.store, args.sql), args.format, title=None)
         return 0
+    if args.measure and not args.compare:
+        raise UsageError("--measure goes with --compare KEY")
+    if args.compare:
+        from simulator.cli_results import print_compare
+        from simulator.outcomes import check_key, compare, run_outcomes, swept_keys
+
+        keys = swept_keys(args.store)
+        check_key(args.compare, keys)  # before reading every run back
+        outcomes = run_outcomes(args.store)
+        print_compare(compare(outcomes, args.compare, keys, args.measure), outcomes, args.format)
+        return 0
     runs = list_runs(args.store)
-    if args.format == "csv":
-        _print_frame(runs, "csv", title=None)
+    if args.format == "csv":  # one table: the outcomes (per run and strategy), or with --runs the runs
+        if args.runs:
+            _print_frame(runs, "csv", title=None)
+        else:
+            from simulator.cli_results import print_outcomes
+            from simulator.outcomes import run_outcomes
+
+            print_outcomes(run_outcomes(args.store), "csv")
         return 0
     tasks, expected = int(runs["tasks_stored"].sum()), int(runs["tasks_expected"].sum())
     print(f"{args.store}: {len(runs)} run(s), {tasks} of {expected} task(s) stored; "
@@ -196,9 +218,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     shown = runs.drop(columns=["scenario_hash", "scenario_file", "created_at", "version"])
     shown["updated_at"] = shown["updated_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     if len(shown) > RUNS_SHOWN:
-        print(f"(last {RUNS_SHOWN} shown; all with --format csv or --sql 'SELECT * FROM runs')")
+        print(f"(last {RUNS_SHOWN} shown; all with --runs --format csv or --sql 'SELECT * FROM runs')")
         shown = shown.tail(RUNS_SHOWN)
     _print_frame(shown, "table", title=None)
+    if not args.runs:
+        from simulator.cli_results import print_outcomes
+        from simulator.outcomes import run_outcomes
+
+        ids = [int(i) for i in runs["run_id"].tail(RUNS_SHOWN)]  # outcomes of the runs listed, not of every run
+        print_outcomes(run_outcomes(args.store, ids), shown=RUNS_SHOWN)
     return 0
 
 

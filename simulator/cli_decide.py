@@ -101,9 +101,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    from simulator.analysis.units import strategy_labels
     from simulator.decision.report import print_decision
 
-    print_decision(result)
+    print_decision(result, names=strategy_labels(loaded.scenario))
     print(f"{totals.to_run:,} runs in {seconds:.1f} s; stored in {args.store} (runs {min(totals.run_ids)}-"
           f"{max(totals.run_ids)})", file=sys.stderr)
     return 0

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.analysis.stats import format_money as _money
+from simulator.analysis.units import humanise, money, strategy_labels
 from simulator.errors import UsageError
 from simulator.limits import MAX_MONTHS, add_force, months_arg, replications_arg, workers_arg
 from simulator.results import SUMMARY_METRICS
@@ -155,7 +155,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from simulator.graph.compiler import compile_loaded
     from simulator.limits import preflight
     from simulator.outputs import check_out_dir, check_out_file
-    from simulator.report import analyse
     from simulator.scenario.loader import load
 
     if not Path(args.file).exists():
@@ -176,6 +175,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.horizons:
         return _run_horizons(loaded, model, strategies, reps, args)
     result = _run_with_progress(model, strategies, reps, args, quiet=args.json)
+    from simulator.report import analyse  # (pandas: imported while the workers ran, see run_experiment)
+
     inp = analyse(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
                   result.replications, result.seed, result.months)
     document = run_document(loaded, inp)
@@ -232,7 +233,8 @@ def _run_with_progress(model, strategies, reps, args, quiet: bool, months: int |
 def _fmt(metric: str, mean: float, lo: float, hi: float, currency: str) -> str:
     from simulator.analysis.summary import format_figure
 
-    return format_figure(metric, mean, lo, hi)  # mean ± half, or mean [low, high] when the CI is asymmetric
+    # mean ± half, or mean [low, high] when the CI is asymmetric; money with its currency, no cents
+    return format_figure(metric, mean, lo, hi, currency)
 
 
 def print_tables(scenario, result) -> None:
@@ -243,6 +245,7 @@ def print_tables(scenario, result) -> None:
     if not console.is_terminal:
         console = Console(width=max(console.width, 180))
     currency = scenario.metadata.currency
+    names = strategy_labels(scenario)
     table = Table(title=f"{scenario.metadata.name}: {result.months} months, {result.replications} replications, "
                         f"seed {result.seed}; money in {currency}; mean ± 95% CI, or mean [95% CI]")
     table.add_column("strategy", style="bold", no_wrap=True)
@@ -250,22 +253,24 @@ def print_tables(scenario, result) -> None:
         table.add_column(label, justify="right")
     for strategy in result.strategies:
         rows = result.summary[result.summary["strategy"] == strategy].set_index("metric")
-        table.add_row(strategy, *(_fmt(m, rows.at[m, "mean"], rows.at[m, "ci_low"], rows.at[m, "ci_high"], currency)
-                                  for m in SUMMARY_METRICS))
+        table.add_row(names.get(strategy, humanise(strategy)),
+                      *(_fmt(m, rows.at[m, "mean"], rows.at[m, "ci_low"], rows.at[m, "ci_high"], currency)
+                        for m in SUMMARY_METRICS))
     console.print(table)
     if len(result.comparison):
-        console.print(comparison_table(result.comparison, currency))
+        console.print(comparison_table(result.comparison, currency, names))
         if getattr(result, "ranking_note", None):
             console.print(result.ranking_note, markup=False, highlight=False)
     if len(result.scorecard):
-        console.print(scorecard_table(result.scorecard, result.strategies))
+        console.print(scorecard_table(result.scorecard, result.strategies, names))
     print_recommendation(console, getattr(result, "recommendation", None))
 
 
 _STATUS_STYLE = {"green": "[green]● green[/]", "amber": "[yellow]● amber[/]", "red": "[red]● red[/]"}
 
 
-def comparison_table(cmp: pd.DataFrame, currency: str):
+def comparison_table(cmp: pd.DataFrame, currency: str, names: dict[str, str] | None = None):
+    """The comparison against baseline; money with the currency ('€456k'), strategies by their labels."""
     import pandas as pd
     from rich.table import Table
 
@@ -291,14 +296,16 @@ def comparison_table(cmp: pd.DataFrame, currency: str):
         else:
             need = r["replications_needed"]
             verdict = "unclear" + ("" if need is None or pd.isna(need) else f", ~{int(need)} reps")
-        npv = f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]"
-        values = [_firm_text(r), npv] if on_firm else [npv] + ([_firm_text(r)] if cmp.attrs.get("valued") else [])
-        table.add_row(str(r["rank"]), r["strategy"], *values, p_better_text(r), _money(r["spend"]), roi, payback,
+        npv = _ci_text(r["delta_npv"], r["ci_low"], r["ci_high"], currency)
+        firm = _firm_text(r, currency)
+        values = [firm, npv] if on_firm else [npv] + ([firm] if cmp.attrs.get("valued") else [])
+        label = (names or {}).get(r["strategy"], humanise(r["strategy"]))
+        table.add_row(str(r["rank"]), label, *values, p_better_text(r), money(r["spend"], currency), roi, payback,
                       f"{r['delta_satisfaction']:+.2f}", verdict)
     return table
 
 
-def scorecard_table(card: pd.DataFrame, strategies):
+def scorecard_table(card: pd.DataFrame, strategies, labels: dict[str, str] | None = None):
     from rich.table import Table
 
     from simulator.analysis.scorecard import rollup
@@ -309,19 +316,24 @@ def scorecard_table(card: pd.DataFrame, strategies):
     table.add_column("strategy", no_wrap=True)
     names = list(dict.fromkeys(persp["perspective"]))
     for name in names:
-        table.add_column(name.replace("_", " "))
+        table.add_column(humanise(name))
     for strategy in strategies:
         sub = persp[persp["strategy"] == strategy].set_index("perspective")
-        table.add_row(strategy, *(f"{_STATUS_STYLE[sub.at[n, 'status']]} {sub.at[n, 'p_green']:.0%}" for n in names))
+        table.add_row((labels or {}).get(strategy, humanise(strategy)), *(f"{_STATUS_STYLE[sub.at[n, 'status']]} {sub.at[n, 'p_green']:.0%}" for n in names))
     return table
 
 
-def _firm_text(r: dict) -> str:
+def _ci_text(mean: float, low: float, high: float, currency: str | None) -> str:
+    """'+€12.3k [−€4.1k, +€28.7k]': a signed difference with its interval, in the scenario's currency."""
+    return f"{money(mean, currency, signed=True)} [{money(low, currency, signed=True)}, {money(high, currency, signed=True)}]"
+
+
+def _firm_text(r: dict, currency: str | None = None) -> str:
     import pandas as pd
 
     if pd.isna(r.get("delta_firm_value", float("nan"))):
         return "-"
-    return f"{_money(r['delta_firm_value'])} [{_money(r['firm_ci_low'])}, {_money(r['firm_ci_high'])}]"
+    return _ci_text(r["delta_firm_value"], r["firm_ci_low"], r["firm_ci_high"], currency)
 
 
 def _run_horizons(loaded, model, strategies, reps, args) -> int:
@@ -381,6 +393,7 @@ def horizons_table(scenario, analyses):
     for inp in analyses:
         for label in ("#", "Δ NPV", "Δ firm value"):
             table.add_column(f"{label} ({inp.months}m)" if label == "#" else label, justify="right")
+    currency, labels = scenario.metadata.currency, strategy_labels(scenario)
     names = [s for s in first.strategies if s != "baseline"]
     for name in names:
         cells = []
@@ -390,6 +403,7 @@ def horizons_table(scenario, analyses):
                 cells += ["-", "-", "-"]
                 continue
             r = row.iloc[0]
-            cells += [str(int(r["rank"])), _money(r["delta_npv"]), _money(r.get("delta_firm_value", float("nan")))]
-        table.add_row(name, *cells)
+            cells += [str(int(r["rank"])), money(r["delta_npv"], currency, signed=True),
+                      money(r.get("delta_firm_value", float("nan")), currency, signed=True)]
+        table.add_row(labels.get(name, humanise(name)), *cells)
     return table

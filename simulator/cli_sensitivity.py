@@ -140,12 +140,13 @@ def _num(x: float) -> str:
 
 
 def _formatter(kpi: str, currency: str):
-    """Money KPIs compactly with the currency in the headers (1.2M, -77k); other KPIs to 4 significant digits."""
-    from simulator.analysis.stats import format_money
+    """Money KPIs by magnitude with their currency ('€1.2M', '−€77k', the currency also in the headers); other KPIs
+    to 4 significant digits."""
+    from simulator.analysis.units import money
     from simulator.results import MONEY
 
     if kpi in (*MONEY, "npv", "cumulative_profit", FIRM_VALUE):
-        return (lambda x: "-" if x != x else format_money(x)), f" ({currency})"
+        return (lambda x: money(x, currency)), f" ({currency})"
     return (lambda x: "-" if x != x else f"{x:,.4g}"), ""
 
 
@@ -162,11 +163,15 @@ def _print(torn, mor, args, sc) -> None:
     base = a["base"]
     reps = a["replications"]
     kpi = "NPV" if args.kpi == "npv" else "firm value" if args.kpi == FIRM_VALUE else args.kpi
+    from simulator.analysis.units import humanise, strategy_labels
+
+    names = strategy_labels(sc)
+    strategy, baseline = (names.get(a[k]) or humanise(a[k]) for k in ("strategy", "baseline"))
     if a["measure"] == "delta":
-        what = f"Δ{kpi}{unit} = {a['strategy']} − {a['baseline']}"
+        what = f"Δ{kpi}{unit} = {strategy} − {baseline}"
         col = f"Δ{kpi}"
     else:
-        what = f"{kpi}{unit} of {a['strategy']} itself — a level, not a difference from baseline"
+        what = f"{kpi}{unit} of {strategy} itself — a level, not a difference from baseline"
         col = kpi
     ci = f" [95% CI {fmt(base['ci_low'])}, {fmt(base['ci_high'])}]" if reps > 1 else ""
     table = Table(title=f"{sc.metadata.name}: {what}; base {fmt(base['mean'])}{ci}\n"

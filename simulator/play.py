@@ -26,6 +26,11 @@ from simulator.scenario.models import Name, Scenario
 
 PLAYED = "played"
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+MIN_JUDGE_MONTHS = 12
+"""Below this many months the debrief says the game is too short to judge: programmes that pay later (training,
+loyalty) have barely started, and cuts show their savings before their cost in service and customers."""
+CUMULATIVE_METRICS = frozenset({"npv", "cumulative_profit"})
+"""Metrics that are sums since month 0 (a KPI taking their last value judges a flow to date)."""
 
 
 class Turn(BaseModel):
@@ -64,7 +69,9 @@ class TurnCost:
 
 @dataclass(frozen=True)
 class PlayResult:
-    """A replayed game: the experiment's frames and the analysis the scorecard view shows."""
+    """A replayed game: the experiment's frames and the analysis the scorecard view shows.
+
+    The scorecard judges the KPIs on targets pro-rated to the months played (`targets`, see `prorated_targets`)."""
 
     decisions: Decisions
     months: int
@@ -72,18 +79,27 @@ class PlayResult:
     scorecard: pd.DataFrame
     comparison: pd.DataFrame
     costs: tuple[TurnCost, ...]
+    customers: pd.DataFrame | None = None
+    targets: pd.DataFrame | None = None  # kpi, kind, full_target, factor, target
 
 
 @dataclass(frozen=True)
 class Debrief:
-    """Your game against the best strategy found (same seed, replications and months)."""
+    """Your game against the best strategy found (same seed, replications and months), ranked on firm value
+    (NPV when the scenario values nothing beyond the horizon), with a plain warning when it cannot be judged."""
 
     played_npv: float
     baseline_npv: float
-    candidates: pd.DataFrame  # candidate, kind, npv, delta_npv, within_budget; best first
+    candidates: pd.DataFrame  # candidate, kind, npv, delta_npv, firm_value, delta_firm_value, within_budget; best first
     best: str
     best_npv: float
     rank: int
+    ranked_on: str = "npv"
+    months: int = 0
+    played_value: float = float("nan")  # of the ranking measure
+    best_value: float = float("nan")
+    resolved: bool = False  # the best's lead over the runner-up within budget: paired 95% CI excludes 0
+    warning: str = ""  # why the ranking is not advice ('' when it is)
 
 
 def read_decisions(path: str | Path) -> Decisions:
@@ -173,6 +189,50 @@ def _spans(decisions: Decisions) -> list[tuple[str, int, int]]:
         for name in turn.initiatives:
             open_.setdefault(name, i)
     return sorted(spans, key=lambda s: (s[1], s[0]))
+
+
+def carried_over(decisions: Decisions, turn: int) -> tuple[list[str], list[str], list[str]]:
+    """For turn `turn` (1-based): (initiatives continued from the turn before, started, stopped). An initiative
+    ticked in consecutive turns runs on without a new one-off cost, so the player must see what carries over."""
+    now = decisions.turns[turn - 1].initiatives if 0 < turn <= len(decisions.turns) else []
+    before = decisions.turns[turn - 2].initiatives if 1 < turn <= len(decisions.turns) + 1 else []
+    return ([n for n in now if n in before], [n for n in now if n not in before],
+            [n for n in before if n not in now])
+
+
+def kpi_kind(aggregation: str, metric: str) -> str:
+    """'flow' when the KPI sums over time (aggregation sum, or the last value of a cumulative metric such as NPV),
+    else 'level' (a level or a rate: the last value or a mean)."""
+    return "flow" if aggregation == "sum" or (aggregation == "last" and metric in CUMULATIVE_METRICS) else "level"
+
+
+def prorated_targets(scenario: Scenario, months: int) -> tuple[Scenario, pd.DataFrame]:
+    """The scenario with its KPI targets pro-rated to `months` played, and a table of what was done.
+
+    Flows are pro-rated linearly: a cumulative KPI (NPV, cumulative profit) by months / horizon (400,000 over
+    36 months is 33,333 after 3), a sum over a `window_months` window by min(months, window) / window (the window
+    is only part-filled before then). Levels and rates (last value of a level, means) keep their target: a
+    satisfaction of 7.8 or a wait of 1.5 minutes means the same after 3 months as after 36. The amber band scales
+    with its target. Linear is a simplification: it ignores discounting and ramp-up inside the horizon."""
+    horizon = scenario.metadata.horizon_months
+    data = copy.deepcopy(scenario.as_data())
+    rows = []
+    for persp in data["scorecard"]["perspectives"]:
+        for obj in persp["objectives"]:
+            for k in obj["kpis"]:
+                aggregation, window = k.get("aggregation", "last"), k.get("window_months", 1)
+                kind = kpi_kind(aggregation, k["metric"])
+                if kind == "flow" and aggregation == "sum":
+                    factor = min(months, window) / window
+                elif kind == "flow":
+                    factor = min(months, horizon) / horizon
+                else:
+                    factor = 1.0
+                rows.append({"kpi": k["name"], "kind": kind, "full_target": k["target"], "factor": factor,
+                             "target": k["target"] * factor})
+                k["target"], k["amber"] = k["target"] * factor, k.get("amber", 0.0) * factor
+    return load_data(data), pd.DataFrame(rows, columns=["kpi", "kind", "full_target", "factor",
+                                                                      "target"])
 
 
 def check(scenario: Scenario, decisions: Decisions, horizon: int | None = None,
@@ -268,9 +328,10 @@ def replay(loaded: LoadedScenario, decisions: Decisions, upto_turn: int | None =
     result = run_experiment(model, [PLAYED], replications=decisions.replications, seed=decisions.seed, months=months,
                             workers=workers)
     ts = result.timeseries
-    return PlayResult(decisions, months, ts, scorecard_frame(ts, model.scenario, result.strategies),
+    judged, targets = prorated_targets(model.scenario, months)
+    return PlayResult(decisions, months, ts, scorecard_frame(ts, judged, result.strategies),
                       comparison_frame(ts, sc.metadata.discount_rate, sc.metadata.period_days, strategies=result.strategies),
-                      costs)
+                      costs, result.customers, targets)
 
 
 def candidate_games(scenario: Scenario, decisions: Decisions) -> dict[str, tuple[str, Decisions]]:
@@ -278,9 +339,11 @@ def candidate_games(scenario: Scenario, decisions: Decisions) -> dict[str, tuple
     as far as the budget and its range allow all game long."""
     n = len(decisions.turns)
     out: dict[str, tuple[str, Decisions]] = {}
+    from simulator.analysis.units import label_of, sensible
+
     for strategy in scenario.strategies:
         turns = [Turn(initiatives=list(strategy.initiatives))] * n
-        out[f"strategy {strategy.name}"] = ("scenario strategy", decisions.model_copy(update={"turns": turns}))
+        out[f"strategy {label_of(strategy)}"] = ("scenario strategy", decisions.model_copy(update={"turns": turns}))
     levers = {nd.name: nd for nd in scenario.network.nodes if nd.kind == "lever"}
     for name, price in decisions.lever_costs.items():
         node = levers[name]
@@ -289,38 +352,84 @@ def candidate_games(scenario: Scenario, decisions: Decisions) -> dict[str, tuple
         if top == float("inf") or top <= node.reference:
             continue
         turns = [Turn(levers={name: top})] * n
-        from simulator.analysis.units import humanise, sensible
-
-        out[f"lever {humanise(name)} = {sensible(top)}"] = ("lever policy", decisions.model_copy(update={"turns": turns}))
+        out[f"lever {label_of(node)} = {sensible(top)}"] = ("lever policy", decisions.model_copy(update={"turns": turns}))
     return out
 
 
 def debrief(loaded: LoadedScenario, played: PlayResult, workers: int | None = 1) -> Debrief:
-    """Compare the game's NPV with the scenario's strategies and simple lever policies (best NPV wins)."""
+    """Compare the game with the scenario's strategies and simple lever policies, ranked on firm value (NPV over
+    the months played + the continuing value of the customers left; NPV when the scenario values nothing beyond
+    the horizon). Every candidate replays the same seed, so the per-replication values are paired.
+
+    The ranking is not advice when the game is too short (under MIN_JUDGE_MONTHS) or when the best candidate's
+    lead over the runner-up is not resolved; `warning` then says so in plain words."""
     sc = loaded.scenario
-    npv = _npv_by_strategy(played.timeseries)
-    rows = [{"candidate": "your game", "kind": "played", "npv": npv[PLAYED], "within_budget": True}]
+    measure = "npv" if sc.valuation.method == "none" else "firm_value"
+    games = {"your game": ("played", None, played)}
     for label, (kind, game) in candidate_games(sc, played.decisions).items():
-        try:
-            check(sc, game)
-            within = True
-        except UsageError:
-            within = False
-        res = replay(loaded, game, workers=workers, enforce_budget=False)
-        rows.append({"candidate": label, "kind": kind, "npv": _npv_by_strategy(res.timeseries)[PLAYED],
-                     "within_budget": within})
+        games[label] = (kind, game, replay(loaded, game, workers=workers, enforce_budget=False))
+    per_rep: dict[str, pd.DataFrame] = {}
+    rows = []
+    for label, (kind, game, res) in games.items():
+        values = _values(res, sc)
+        per_rep[label] = values
+        within = True
+        if game is not None:
+            try:
+                check(sc, game)
+            except UsageError:
+                within = False
+        mean = values.groupby(level="strategy").mean()
+        rows.append({"candidate": label, "kind": kind, "npv": mean.at[PLAYED, "npv"],
+                     "firm_value": mean.at[PLAYED, "firm_value"], "within_budget": within})
+    base = per_rep["your game"].groupby(level="strategy").mean().loc["baseline"]
     df = pd.DataFrame(rows)
-    df["delta_npv"] = df["npv"] - npv["baseline"]
-    df = df.sort_values("npv", ascending=False, kind="stable").reset_index(drop=True)
+    df["delta_npv"] = df["npv"] - base["npv"]
+    df["delta_firm_value"] = df["firm_value"] - base["firm_value"]
+    df = df.sort_values(measure, ascending=False, kind="stable").reset_index(drop=True)
+    df = df[["candidate", "kind", "firm_value", "delta_firm_value", "npv", "delta_npv", "within_budget"]]
     fair = df[df["within_budget"]]
     best = fair.iloc[0]
     rank = int(fair.index.get_loc(fair.index[fair["candidate"] == "your game"][0])) + 1
-    return Debrief(float(npv[PLAYED]), float(npv["baseline"]), df, str(best["candidate"]), float(best["npv"]), rank)
+    resolved, lead = _lead(per_rep, fair["candidate"].tolist(), measure)
+    return Debrief(float(df.loc[df["candidate"] == "your game", "npv"].iloc[0]), float(base["npv"]), df,
+                   str(best["candidate"]), float(best["npv"]), rank, ranked_on=measure, months=played.months,
+                   played_value=float(df.loc[df["candidate"] == "your game", measure].iloc[0]),
+                   best_value=float(best[measure]), resolved=resolved,
+                   warning=judge_warning(played.months, resolved, lead, played.decisions.replications))
 
 
-def _npv_by_strategy(ts: pd.DataFrame) -> pd.Series:
-    last = ts.sort_values("period").groupby(["strategy", "replication"])["npv"].last()
-    return last.groupby(level="strategy").mean()
+def _values(res: PlayResult, scenario: Scenario) -> pd.DataFrame:
+    """Per (strategy, replication): NPV and firm value of a replayed game."""
+    from simulator.analysis.valuation import continuing_values
+
+    return continuing_values(res.timeseries, res.customers, scenario)[["npv", "firm_value"]]
+
+
+def _lead(per_rep: dict[str, pd.DataFrame], order: list[str], measure: str) -> tuple[bool, tuple[str, str] | None]:
+    """Is the best candidate's lead over the runner-up resolved? (the paired 95% CI over replications excludes 0)"""
+    from simulator.analysis.stats import mean_ci
+
+    if len(order) < 2:
+        return True, None
+    a, b = (per_rep[c].xs(PLAYED, level="strategy")[measure].to_numpy() for c in order[:2])
+    _, low, _ = mean_ci(a - b)
+    return bool(len(a) > 1 and low > 0), (order[0], order[1])
+
+
+def judge_warning(months: int, resolved: bool, lead: tuple[str, str] | None, replications: int) -> str:
+    """'' when the ranking can be read as advice, else why not, in plain words."""
+    out = []
+    if months < MIN_JUDGE_MONTHS:
+        out.append(f"After only {months} months the game is too short to judge: programmes that pay later (training, "
+                   "service, loyalty) have barely started, and cuts show their savings before their cost in service "
+                   f"and customers arrives. Play at least {MIN_JUDGE_MONTHS} months before reading the ranking as "
+                   "advice.")
+    if not resolved and lead is not None:
+        out.append(f"The ranking does not resolve: the lead of {lead[0]} over {lead[1]} is within the noise of "
+                   f"{replications} replication{'s' if replications != 1 else ''} (the 95% interval of the paired "
+                   "difference includes 0).")
+    return " ".join(out)
 
 
 def play_document(played: PlayResult, brief: Debrief | None, currency: str) -> dict:
@@ -332,14 +441,17 @@ def play_document(played: PlayResult, brief: Debrief | None, currency: str) -> d
         "currency": currency, "turns": [{"turn": c.turn, "levers": c.levers, "initiatives": c.initiatives,
                                          "total": c.total} for c in played.costs],
         "scorecard": scorecard_document(played.scorecard), "comparison": comparison_document(played.comparison),
+        "targets": [] if played.targets is None else played.targets.to_dict("records"),
     }
     if brief is not None:
         doc["debrief"] = {"played_npv": brief.played_npv, "baseline_npv": brief.baseline_npv, "best": brief.best,
-                          "best_npv": brief.best_npv, "rank": brief.rank,
+                          "best_npv": brief.best_npv, "rank": brief.rank, "ranked_on": brief.ranked_on,
+                          "played_value": brief.played_value, "best_value": brief.best_value,
+                          "resolved": brief.resolved, "warning": brief.warning,
                           "candidates": brief.candidates.to_dict("records")}
     return doc
 
 
-__all__ = ["Debrief", "Decisions", "PlayResult", "Turn", "TurnCost", "candidate_games", "check", "debrief",
-           "lever_settings", "new_decisions", "play_document", "played_strategy", "read_decisions", "replay",
-           "write_decisions"]
+__all__ = ["Debrief", "Decisions", "PlayResult", "Turn", "TurnCost", "candidate_games", "carried_over", "check",
+           "debrief", "judge_warning", "kpi_kind", "lever_settings", "new_decisions", "play_document", "played_strategy",
+           "prorated_targets", "read_decisions", "replay", "write_decisions"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from simulator.analysis.scorecard import rollup
-from simulator.analysis.units import format_value, humanise, money
+from simulator.analysis.units import format_value, humanise, money, names_of, strategy_labels
 from simulator.decision.analysis import Recommendation
 from simulator.graph.compiler import CompiledModel
 
@@ -45,7 +45,7 @@ class Analysis:
     ranking_note: str | None = None  # "Rankings disagree: ..." when NPV and firm value rank strategies differently
     recommendation: Recommendation | None = None  # what to do: the same text in the CLI, the terminal UI and here
     # a Shapley attribution already computed (`spc explain`): the strategy map draws its links as wide as their
-    # group's |Shapley value| when it is for the strategy the map shows. The report never runs one itself: it
+    # group's |Shapley value| when it is for the strategy the map shows. Only `spc report --explain` runs one: it
     # costs replications x (1 + 2^groups) extra runs (~100+ on the shipped scenario), more than the report's own.
     attribution: Attribution | None = None
 
@@ -87,7 +87,9 @@ def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, 
         comparison=cmp,
         strategies=tuple(strategies), replications=replications, seed=seed, months=months, scenario_hash=scenario_hash,
         version=__version__, valuation=values,
-        ranking_note=None if sc.valuation.method == "none" else ranking_disagreement(cmp, months),
+        # the note names strategies as people read them (labels), so it is built on a relabelled copy
+        ranking_note=None if sc.valuation.method == "none" else ranking_disagreement(
+            cmp.assign(strategy=cmp["strategy"].map(lambda s: strategy_labels(sc).get(s) or humanise(s))), months),
         recommendation=runs_recommendation(timeseries, customers, sc))
 
 
@@ -222,13 +224,19 @@ def _charts(inp: Analysis) -> dict[str, bytes]:
     return out
 
 
+def map_strategy(inp: Analysis) -> str | None:
+    """The strategy the map shows: the recommended one, else the first non-baseline strategy."""
+    chosen = inp.recommendation.strategy if inp.recommendation is not None else None
+    if chosen not in inp.strategies:
+        chosen = next((s for s in inp.strategies if s != "baseline"), inp.strategies[0] if inp.strategies else None)
+    return chosen
+
+
 def _strategy_maps(inp: Analysis) -> dict[str, bytes]:
     """The strategy map (PNG) coloured by the recommended strategy's KPI status (the first strategy's without one)."""
     from simulator.graph.strategy_map import draw
 
-    chosen = inp.recommendation.strategy if inp.recommendation is not None else None
-    if chosen not in inp.strategies:
-        chosen = next((s for s in inp.strategies if s != "baseline"), inp.strategies[0] if inp.strategies else None)
+    chosen = map_strategy(inp)
     card = inp.scorecard if not inp.scorecard.empty else None
     weights = None
     if inp.attribution is not None and inp.attribution.strategy == chosen:
@@ -274,7 +282,8 @@ def value_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
 
     rate = inp.model.scenario.metadata.discount_rate
     segments = [s.name for s in inp.model.scenario.segments]
-    head = ["strategy", "customer equity", *(f"LTV {humanise(s)}" for s in segments)]
+    labels = names_of(inp.model.scenario.segments)
+    head = ["strategy", "customer equity", *(f"LTV {labels[s]}" for s in segments)]
     rows, names, cur = [], strategy_names(inp), _currency(inp)
 
     def _money(x):
@@ -322,10 +331,11 @@ def green_rows(inp: Analysis) -> tuple[list[str], list[list[str]]]:
     from simulator.analysis.scorecard import green_from, status_over_time
 
     table = green_from(status_over_time(inp.timeseries, inp.model.scenario))
+    labels = kpi_labels(inp.model.scenario)
     rows = []
     for kpi in dict.fromkeys(table["kpi"]):
         sub = table[table["kpi"] == kpi].set_index("strategy")["green_from"]
-        rows.append([humanise(kpi), *("never" if pd.isna(sub.get(s)) else f"month {int(sub.get(s))}" for s in inp.strategies)])
+        rows.append([labels.get(kpi, (humanise(kpi), ""))[0], *("never" if pd.isna(sub.get(s)) else f"month {int(sub.get(s))}" for s in inp.strategies)])
     names = strategy_names(inp)
     return ["KPI stays green from", *(names[s] for s in inp.strategies)], rows
 
@@ -346,15 +356,17 @@ def to_html(inp: Analysis) -> str:
     e = html.escape
 
     def table(head, rows) -> str:
-        return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
-                + "".join("<tr>" + "".join(f"<td>{nobreak(e(c))}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+        return ("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>"
+                + "".join("<tr>" + "".join(f"<td>{nobreak(e(c))}</td>" for c in r) + "</tr>" for r in rows)
+                + "</tbody></table>")
 
     def img(key: str, alt: str) -> str:
         return f'<img alt="{e(alt)}" src="data:image/png;base64,{imgs[key]}">' if key in imgs else ""
 
     names, cur = strategy_names(inp), _currency(inp)
     strategies, matrix = _scorecard_matrix(inp.scorecard, inp.strategies, cur, sc)
-    card_html = "<table><tr><th>perspective</th><th>KPI</th>" + "".join(f"<th>{e(names[s])}</th>" for s in strategies) + "</tr>"
+    card_html = "<table><thead><tr><th>perspective</th><th>KPI</th>" + "".join(
+        f"<th>{e(names[s])}</th>" for s in strategies) + "</tr></thead>"
     for persp, label, cells in matrix:
         card_html += f"<tr><td>{e(persp.replace('_', ' '))}</td><td>{e(label)}</td>" + "".join(
             f'<td><span class="dot" style="background:{STATUS_COLOUR[st]}"></span>{nobreak(e(text))}</td>' for text, st in cells) + "</tr>"
@@ -383,15 +395,19 @@ th{{background:#f3f3f3}} td:first-child,th:first-child,td:nth-child(2){{text-ali
 img{{max-width:100%;margin:0.5em 0}} .meta{{color:#555}}
 .decision{{border-left:4px solid #1565c0;background:#f4f8fd;padding:0.2em 1em;margin:1em 0}}
 .decision ul.keys{{font-size:1.05em}}
-@page{{size:A4;margin:14mm 12mm}}
+@page{{size:A4;margin:12mm 10mm}}
 @media print{{
-body{{max-width:none;margin:0;padding:0;font-size:10pt}}
-h2{{break-before:page;page-break-before:always}} .decision h2,h1+p+p.meta+section h2{{break-before:auto;page-break-before:auto}}
-h2,h3{{break-after:avoid;page-break-after:avoid}}
-table,img,tr,.decision{{break-inside:avoid;page-break-inside:avoid}}
-table{{font-size:8pt}} th,td{{padding:2px 4px}}
+/* sections flow on from one another (a break before every h2 left pages mostly empty); headings stay with what
+   follows them, rows and charts are never cut, long tables continue on the next page under a repeated header */
+body{{max-width:none;margin:0;padding:0;font-size:9.5pt}}
+h1{{font-size:17pt;margin:0 0 0.3em}} h2{{font-size:12.5pt;margin:0.9em 0 0.3em}} h3{{font-size:10.5pt}}
+h2,h3,h2+p,h3+p{{break-after:avoid;page-break-after:avoid}}
+p{{orphans:3;widows:3}}
+table{{width:100%;font-size:7.5pt;margin:0.4em 0}} thead{{display:table-header-group}}
+tr,img,.decision{{break-inside:avoid;page-break-inside:avoid}}
+th,td{{padding:2px 4px}}
 th,.decision,.dot{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
-img{{max-height:240mm;object-fit:contain}}
+img{{display:block;max-width:100%;max-height:125mm;margin:0.3em auto;object-fit:contain}}
 }}
 </style></head><body>
 <h1>{e(sc.metadata.name)}</h1>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -57,6 +58,8 @@ def test_spc_run_prints_every_strategy():
     assert result.returncode == 0, result.stderr
     for name in ("baseline", "training", "cuts", "NPV of profit", "±"):
         assert name in result.stdout
+    assert "€" in result.stdout and any(w in result.stdout for w in ("Recommended", "Leaning", "Keep the current"))
+    assert not re.search(r"(?<![€\d.,])\d+(\.\d+)?k\b", result.stdout)  # no money without its currency
 
 
 def test_spc_run_json_and_out(tmp_path):

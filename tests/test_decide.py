@@ -116,6 +116,9 @@ def test_recommendation_takes_the_highest_expected_value_when_it_is_resolved() -
                                "firm_value", (36,))
     assert rec.strategy == "a" and runner_up == "b"
     assert "+100" in rec.headline
+    labelled, _ = recommend(draws, decision_table(draws), pd.DataFrame(columns=["evppi"]), 0.0, outcomes,
+                            "firm_value", (36,), currency="EUR", names={"a": "Option A", "b": "Option B"})
+    assert labelled.headline.startswith("Recommended: Option A: +€100 expected firm value") and labelled.strategy == "a"
     assert any("customer perspective is green in none of the draws" in r for r in rec.reasons)
     assert not any("not resolved" in r for r in rec.reasons)
 

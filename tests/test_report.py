@@ -78,6 +78,10 @@ def test_report_opens_on_an_executive_summary_without_cents(tmp_path):
     assert "€" in body and "P(green)" in body
     assert not re.search(r"\d,\d{3}\.\d\d", body)  # no money to the cent ("455,772.69")
     assert "@media print" in text and "break-inside:avoid" in text and "size:A4" in text
+    # no forced page per section (it left page 1 mostly empty): headings keep with what follows, and long tables
+    # repeat their header row on the next page
+    assert "break-before:page" not in text and "page-break-before:always" not in text
+    assert "break-after:avoid" in text and "thead{display:table-header-group}" in text and "<thead>" in body
     assert "Whale curve (replication 0)" not in text  # the chart's title, averaged now
 
 

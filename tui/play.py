@@ -9,20 +9,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.strip import Strip
 from textual.widgets import DataTable, Footer, Header, Input, Label, SelectionList, Static
 
 from simulator import LoadedScenario, ScenarioError, UsageError, load
 from simulator.analysis.comparison import p_better_text
+from simulator.analysis.units import format_value, humanise, names_of
 from simulator.play import (
     Debrief,
     Decisions,
     PlayResult,
     Turn,
+    carried_over,
     check,
     debrief,
     default_lever_costs,
@@ -35,6 +39,25 @@ from tui.format import money, signed_money, status_text
 from tui.widgets.levers import shown
 
 DEFAULT_BUDGET = 60_000.0
+TICKED, UNTICKED = "[x]", "[ ]"
+
+
+class TickList(SelectionList[str]):
+    """A selection list whose ticks differ in glyph, not only in colour: '[x]' ticked, '[ ]' not (Textual's
+    default draws the same ▐X▌ for both, which a colour-blind player or a monochrome terminal cannot tell apart)."""
+
+    def render_line(self, y: int) -> Strip:
+        line = super().render_line(y)
+        segments = list(line)
+        if len(segments) < 4:
+            return line
+        try:
+            selection = self.get_option_at_index(self.scroll_offset.y + y)
+        except Exception:  # noqa: BLE001 - past the last option: the line as drawn
+            return line
+        mark = TICKED if selection.value in self._selected else UNTICKED
+        button = segments[1].style  # the button's style and its click metadata
+        return Strip([Segment(mark, button), *segments[3:]], line.cell_length)
 
 
 class PlayApp(App[None]):
@@ -60,6 +83,8 @@ class PlayApp(App[None]):
         self.brief: Debrief | None = None
         self.busy = False
         self.lever_inputs: dict[str, Input] = {}
+        self.currency: str | None = None
+        self.names: dict[str, str] = {}  # initiative and lever names -> their labels
 
     @property
     def turns_total(self) -> int:
@@ -70,7 +95,8 @@ class PlayApp(App[None]):
         self.turn_title = Static("", classes="panel-title")
         self.turn_cost = Static("")
         self.lever_box = VerticalScroll(id="play-levers")
-        self.initiatives = SelectionList[str](id="play-initiatives")
+        self.initiatives = TickList(id="play-initiatives")
+        self.carried = Static("", id="play-carried")
         self.result_title = Static("Commit a turn to see the scorecard", classes="panel-title")
         self.scorecard = DataTable(id="play-scorecard", zebra_stripes=True, cursor_type="row")
         self.history = DataTable(id="play-history", zebra_stripes=True, cursor_type="row")
@@ -82,8 +108,10 @@ class PlayApp(App[None]):
                 yield Label("Levers held this turn (price per unit above reference, per month)",
                             classes="lever-group")
                 yield self.lever_box
-                yield Label("Initiatives running this turn", classes="lever-group")
+                yield Label(Text(f"Initiatives running this turn ({TICKED} runs, {UNTICKED} does not)"),
+                            classes="lever-group")
                 yield self.initiatives
+                yield self.carried
             with Vertical(id="play-results"):
                 yield self.result_title
                 yield self.scorecard
@@ -100,19 +128,22 @@ class PlayApp(App[None]):
                                        default_lever_costs(self.loaded.scenario))
         self.history.add_columns("turn", "months", "committed", "levers moved", "initiatives")
         sc = self.loaded.scenario
-        self.sub_title = f"{sc.metadata.name} · budget {money(self.budget)} a turn"
+        self.currency = sc.metadata.currency
+        self.names = names_of(sc.initiatives) | names_of(sc.network.nodes)
+        self.sub_title = f"{sc.metadata.name} · budget {money(self.budget, self.currency)} a turn"
         rows = []
         for node in sc.network.nodes:
             if node.kind == "lever":
                 price = self.decisions.lever_costs.get(node.name)
-                note = f"{money(price)}" if price else "free"
+                note = f"{money(price, self.currency)}" if price else "free"
                 box = self.lever_inputs[node.name] = Input(shown(node.reference), id=f"play-{node.name}",
                                                            classes="lever-input", compact=True)
-                rows.append(Horizontal(Label(f"{node.name} ({note})", classes="lever-label"), box, classes="lever-row"))
+                rows.append(Horizontal(Label(f"{self.names[node.name]} ({note})", classes="lever-label"), box,
+                                       classes="lever-row"))
         self.lever_box.mount_all(rows)
         for ini in sc.initiatives:
-            cost = f"{money(ini.one_off_cost)} once + {money(ini.monthly_cost)}/month"
-            self.initiatives.add_option((f"{ini.name} ({cost})", ini.name))
+            cost = f"{money(ini.one_off_cost, self.currency)} once + {money(ini.monthly_cost, self.currency)}/month"
+            self.initiatives.add_option((f"{self.names[ini.name]} ({cost})", ini.name))
         self._show_turn()
 
     # ---- the turn being set ---------------------------------------------------------------------------
@@ -144,14 +175,36 @@ class PlayApp(App[None]):
             return
         self.turn_title.update(f"Turn {k} of {self.turns_total} · months {(k - 1) * m + 1}–{k * m}")
         self._update_cost()
+        self._show_carried()
+
+    def _show_carried(self) -> None:
+        """Which ticks carry over from the last turn (they run on, with no new one-off cost, until unticked)."""
+        if self.decisions is None or not self.decisions.turns:
+            self.carried.update("")
+            return
+        k = len(self.decisions.turns)
+        running = self.decisions.turns[-1].initiatives
+        if not running:
+            self.carried.update(Text(f"Nothing running in turn {k}: tick an initiative to start it.", style="dim"))
+            return
+        ticked = set(self.initiatives.selected)
+        text = Text(f"From turn {k}: ", style="bold")
+        going = [self.names.get(n, humanise(n)) for n in running if n in ticked]
+        stopping = [self.names.get(n, humanise(n)) for n in running if n not in ticked]
+        if going:
+            text.append(f"carried over {TICKED} " + ", ".join(going) + " (untick to stop)", style="bold")
+        if stopping:
+            text.append(("; " if going else "") + f"stops {UNTICKED} " + ", ".join(stopping), style="yellow")
+        self.carried.update(text)
 
     def _update_cost(self) -> None:
         try:
             game = self._check_draft()
             assert self.loaded is not None
             cost = check(self.loaded.scenario, game)[-1]
-            self.turn_cost.update(Text(f"This turn commits {money(cost.total)} of {money(self.budget)} "
-                                       f"(levers {money(cost.levers)}, initiatives {money(cost.initiatives)})",
+            cur = self.currency
+            self.turn_cost.update(Text(f"This turn commits {money(cost.total, cur)} of {money(self.budget, cur)} "
+                                       f"(levers {money(cost.levers, cur)}, initiatives {money(cost.initiatives, cur)})",
                                        style="green"))
         except UsageError as exc:
             self.turn_cost.update(Text(str(exc), style="bold red"))
@@ -164,6 +217,7 @@ class PlayApp(App[None]):
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
         self._update_cost()
+        self._show_carried()
 
     # ---- committing and scoring ------------------------------------------------------------------------
     def action_commit(self) -> None:
@@ -205,18 +259,38 @@ class PlayApp(App[None]):
         line = ""
         if not cmp.empty:
             r = cmp.iloc[0]
-            line = (f" · Δ NPV vs baseline {signed_money(r['delta_npv'])} [{signed_money(r['ci_low'])}, "
-                    f"{signed_money(r['ci_high'])}], better in {p_better_text(r)}")
-        self.result_title.update(f"After {result.months} months{line}")
+            cur = self.currency
+            line = (f" · Δ NPV vs baseline {signed_money(r['delta_npv'], cur)} [{signed_money(r['ci_low'], cur)}, "
+                    f"{signed_money(r['ci_high'], cur)}], better in {p_better_text(r)}")
+        self.result_title.update(f"After {result.months} months{line} · flows judged on targets pro-rated to "
+                                 f"{result.months} months")
+        self._kpi_table(result)
+
+    def _kpi_table(self, result: PlayResult) -> None:
+        """KPIs with labels and units; a flow's target pro-rated to the months played ('≥ €62.5k of €750k')."""
+        from simulator.report import kpi_labels
+
+        assert self.loaded is not None
+        labels = kpi_labels(self.loaded.scenario)
+        targets = result.targets.set_index("kpi") if result.targets is not None and len(result.targets) else None
         table = self.scorecard
         table.clear(columns=True)
-        table.add_columns("KPI", "target", "baseline", "your game")
+        table.add_columns("KPI", "target (pro-rated)", "baseline", "your game")
         card = result.scorecard
         for kpi in dict.fromkeys(card["kpi"]):
             sub = card[card["kpi"] == kpi].set_index("strategy")
-            cells = [status_text(sub.at[s, "status"], f"{sub.at[s, 'value']:,.2f}") if s in sub.index else "-"
+            first = sub.iloc[0]
+            name, unit = labels.get(kpi, (humanise(kpi), ""))
+
+            def fmt(x, metric=first["metric"], unit=unit):
+                return format_value(x, metric, self.currency, unit)
+
+            target = f"{'≥' if first['direction'] == 'higher' else '≤'} {fmt(first['target'])}"
+            if targets is not None and kpi in targets.index and targets.at[kpi, "factor"] != 1.0:
+                target += f" of {fmt(targets.at[kpi, 'full_target'])}"
+            cells = [status_text(sub.at[s, "status"], fmt(sub.at[s, "value"])) if s in sub.index else "-"
                      for s in ("baseline", "played")]
-            table.add_row(kpi, f"{sub.iloc[0]['target']:,.2f}", *cells)
+            table.add_row(name, target, *cells)
 
     def _render_history(self) -> None:
         assert self.decisions is not None and self.loaded is not None
@@ -224,12 +298,14 @@ class PlayApp(App[None]):
         refs = {n.name: n.reference for n in sc.network.nodes if n.kind == "lever"}
         costs = check(sc, self.decisions)
         self.history.clear()
-        for i, (turn, held, cost) in enumerate(zip(self.decisions.turns, lever_settings(sc, self.decisions), costs,
-                                                   strict=True), start=1):
-            moved = ", ".join(f"{k}={v:g}" for k, v in held.items() if v != refs[k]) or "-"
+        for i, (held, cost) in enumerate(zip(lever_settings(sc, self.decisions), costs, strict=True), start=1):
+            moved = ", ".join(f"{self.names.get(k, k)} = {v:g}" for k, v in held.items() if v != refs[k]) or "-"
             m = self.turn_months
-            self.history.add_row(str(i), f"{(i - 1) * m + 1}–{i * m}", money(cost.total), moved,
-                                 ", ".join(turn.initiatives) or "-")
+            continued, started, _ = carried_over(self.decisions, i)
+            running = [f"{self.names.get(n, n)} (carried over)" for n in continued] + [
+                f"{self.names.get(n, n)} (new)" for n in started]
+            self.history.add_row(str(i), f"{(i - 1) * m + 1}–{i * m}", money(cost.total, self.currency), moved,
+                                 ", ".join(running) or "-")
 
     # ---- the end ----------------------------------------------------------------------------------------
     def action_debrief(self) -> None:
@@ -249,17 +325,22 @@ class PlayApp(App[None]):
     def _briefed(self, brief: Debrief) -> None:
         self.busy = False
         self.brief = brief
-        self.result_title.update(
-            f"Debrief: your game ranks {brief.rank} of {int(brief.candidates['within_budget'].sum())} within budget · "
-            f"NPV {money(brief.played_npv)} (baseline {money(brief.baseline_npv)}) · best: {brief.best} "
-            f"{money(brief.best_npv)}")
+        cur = self.currency
+        measure = "firm value" if brief.ranked_on == "firm_value" else "NPV"
+        title = Text(f"Debrief after {brief.months} months, ranked on {measure}: your game ranks {brief.rank} of "
+                     f"{int(brief.candidates['within_budget'].sum())} within budget · {measure} "
+                     f"{money(brief.played_value, cur)} · best: {brief.best} {money(brief.best_value, cur)}")
+        if brief.warning:
+            title.append(f"\nCaution: {brief.warning}", style="bold yellow")
+        self.result_title.update(title)
         table = self.scorecard
         table.clear(columns=True)
-        table.add_columns("candidate", "kind", "NPV", "Δ NPV", "within budget")
+        table.add_columns("candidate", "kind", "firm value", "Δ firm value", "NPV", "Δ NPV", "within budget")
         for r in brief.candidates.to_dict("records"):
             style = "bold" if r["candidate"] == "your game" else ""
-            table.add_row(Text(r["candidate"], style=style), r["kind"], money(r["npv"]), signed_money(r["delta_npv"]),
-                          "yes" if r["within_budget"] else "no")
+            table.add_row(Text(r["candidate"], style=style), r["kind"], money(r["firm_value"], cur),
+                          signed_money(r["delta_firm_value"], cur), money(r["npv"], cur),
+                          signed_money(r["delta_npv"], cur), "yes" if r["within_budget"] else "no")
         self.action_save()
 
     def action_save(self) -> None:

@@ -174,6 +174,8 @@ def _f(x: float) -> float | None:
 def green_from(over_time: pd.DataFrame) -> pd.DataFrame:
     """Per strategy and KPI: the first month after which the KPI stays green to the horizon (None if it never does)."""
     rows = []
+    if over_time.empty:  # a scenario without KPIs has no scorecard over time (and no columns to group on)
+        return pd.DataFrame(rows, columns=["strategy", "kpi", "green_from"])
     for (strategy, kpi), group in over_time.groupby(["strategy", "kpi"], sort=False):
         green = (group.sort_values("period")["status"] == "green").to_numpy()
         periods = group.sort_values("period")["period"].to_numpy()

@@ -31,14 +31,25 @@ def label_of(item) -> str:
     return getattr(item, "label", None) or humanise(getattr(item, "name", item))
 
 
+def names_of(items) -> dict[str, str]:
+    """Per item name: the name shown to people (strategies, initiatives, segments, nodes or KPIs of a scenario)."""
+    return {item.name: label_of(item) for item in items}
+
+
+def strategy_labels(scenario) -> dict[str, str]:
+    """Per strategy name: its label, else its humanised name (baseline included, as 'baseline')."""
+    return {"baseline": "baseline", **names_of(scenario.strategies)}
+
+
 def currency_symbol(currency: str | None) -> str:
     if not currency:
         return ""
     return CURRENCY_SYMBOLS.get(currency.upper(), f"{currency} ")
 
 
-def money(x: float | None, currency: str | None = None, signed: bool = False) -> str:
-    """'€455.8k', '−€110k', '€1.23M', '€789' (3–4 significant figures, never cents; '-' when missing)."""
+def money(x: float | None, currency: str | None = None, signed: bool = False, compact: bool = False) -> str:
+    """'€455.8k', '−€110k', '€1.23M', '€789' (3–4 significant figures, never cents; '-' when missing);
+    `compact`: 3 significant figures ('€456k'), for intervals in narrow tables."""
     if x is None or x != x:
         return "-"
     sign = "−" if x < 0 else ("+" if signed and x > 0 else "")
@@ -46,7 +57,7 @@ def money(x: float | None, currency: str | None = None, signed: bool = False) ->
     for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if a >= size * 0.9995:
             v = a / size
-            digits = 2 if v < 10 else 1 if v < 1000 else 0
+            digits = 2 if v < 10 else 1 if v < (100 if compact else 1000) else 0
             text = f"{v:,.{digits}f}"
             if "." in text:
                 text = text.rstrip("0").rstrip(".")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from simulator.analysis.stats import format_money, mean_ci
+from simulator.analysis.stats import mean_ci
+from simulator.analysis.units import humanise, money, strategy_labels
 from simulator.decision import value as v
 from simulator.decision.labels import describe
 from simulator.decision.runner import DecisionPlan, per_draw
@@ -60,8 +61,9 @@ class DecisionResult:
     notes: tuple[str, ...] = field(default=())
 
 
-def _signed(x: float) -> str:
-    return "-" if x != x else ("+" if x >= 0 else "") + format_money(x)
+def signed_money(x: float, currency: str | None = None) -> str:
+    """'+€797k', '−€14.2k' (money by magnitude with its currency; '-' when missing)."""
+    return "-" if x != x else money(x, currency, signed=True)
 
 
 def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
@@ -110,7 +112,7 @@ def analyse(plan: DecisionPlan, outcomes: pd.DataFrame) -> DecisionResult:
                 sobol[s] = v.first_order_sobol(delta, inputs[varying]).assign(
                     label=lambda d: d["parameter"].map(labels))
     rec, runner_up = recommend(draws, table, evppi, total, outcomes, measure, plan.horizons,
-                               plan.inputs.shape[1] > 0)
+                               plan.inputs.shape[1] > 0, currency=sc.metadata.currency, names=strategy_labels(sc))
     discovery: tuple[v.Rule, ...] = ()
     if runner_up is not None and varying and n >= MIN_DRAWS_VOI:
         discovery = tuple(v.scenario_discovery(draws, inputs[varying], rec.strategy, runner_up))
@@ -143,12 +145,24 @@ def _tied(wide: pd.DataFrame, a: str, b: str) -> tuple[bool, float, float, float
 
 def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, total_evpi: float,
               outcomes: pd.DataFrame, measure_column: str, horizons: tuple[int, ...],
-              uncertain: bool = True) -> tuple[Recommendation, str | None]:
+              uncertain: bool = True, currency: str | None = None,
+              names: dict[str, str] | None = None) -> tuple[Recommendation, str | None]:
     """The recommendation (see the module docstring for the rule) and the runner-up it is compared with.
 
     `draws`: per (draw, strategy) `value` and greens; `outcomes`: per replication, with `horizon` and the measure
     columns (for other horizons and the NPV cross-check); `uncertain`: whether the draws vary assumptions (else
-    they are replications at the point values, and the text says so)."""
+    they are replications at the point values, and the text says so). The text shows money with `currency`
+    ('+€797k') and strategies by their `names` (labels; default: humanised names)."""
+
+    def _signed(x: float) -> str:
+        return signed_money(x, currency)
+
+    def format_money(x: float) -> str:
+        return money(x, currency)
+
+    def label(strategy: str) -> str:
+        return (names or {}).get(strategy) or humanise(strategy)
+
     measure = MEASURE_LABEL.get(measure_column, measure_column)
     months = horizons[0]
     unit = "draws" if uncertain else "replications"
@@ -167,13 +181,13 @@ def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, tot
     if choice == "baseline":
         best_other = next((s for s in ranked if s != "baseline"), None)
         headline = (f"Keep the current course (baseline): no strategy raises expected {measure} over {months} months"
-                    + (f"; the best, {best_other}, changes it by {_signed(t.at[best_other, 'delta_mean'])} "
+                    + (f"; the best, {label(best_other)}, changes it by {_signed(t.at[best_other, 'delta_mean'])} "
                        f"[{_signed(t.at[best_other, 'delta_ci_low'])}, {_signed(t.at[best_other, 'delta_ci_high'])}]."
                        if best_other else "."))
     else:
         resolved = len(wide) > 1 and row["delta_ci_low"] > 0
         verb = "Recommended" if resolved else "Leaning to"  # an unresolved gain is not a recommendation
-        headline = (f"{verb}: {choice}: {_signed(row['delta_mean'])} expected {measure} over {months} months "
+        headline = (f"{verb}: {label(choice)}: {_signed(row['delta_mean'])} expected {measure} over {months} months "
                     f"against baseline [{_signed(row['delta_ci_low'])}, {_signed(row['delta_ci_high'])}], better than "
                     f"baseline in {row['p_better']:.0%} of {unit}.")
     if choice != "baseline" and not resolved:
@@ -182,19 +196,21 @@ def recommend(draws: pd.DataFrame, table: pd.DataFrame, evppi: pd.DataFrame, tot
         _, diff, low, high = _tied(wide, top, choice)
         why = "the scorecard" if green and t.at[choice, "p_all_green"] > t.at[top, "p_all_green"] + 0.005 else \
             f"the worst 5% of {unit}"
-        reasons.append(f"{top} has the higher expected {measure} ({_signed(diff)} [{_signed(low)}, {_signed(high)}]), "
-                       f"a difference the {unit} do not resolve, and {choice} is better on {why}.")
+        reasons.append(f"{label(top)} has the higher expected {measure} ({_signed(diff)} [{_signed(low)}, "
+                       f"{_signed(high)}]), a difference the {unit} do not resolve, and {label(choice)} is better on "
+                       f"{why}.")
     reasons.append(f"It is the best strategy in {row['p_best']:.0%} of {unit}; expected regret "
                    f"{format_money(row['expected_regret'])}, at most {format_money(row['max_regret'])}; in the worst "
                    f"5% of {unit} its {measure} is {_signed(row['cvar05_delta'])} against baseline.")
     reasons += _scorecard_reasons(choice, draws, unit)
-    reasons += _horizon_reasons(horizons, measure_column, outcomes, choice)
+    reasons += _horizon_reasons(horizons, measure_column, outcomes, choice, currency, label)
     if measure_column == "firm_value" and "npv" in outcomes.columns:
         npv_draws = per_draw(outcomes, "npv", months) if "horizon" in outcomes.columns else pd.DataFrame()
         if not npv_draws.empty:
             npv_best = npv_draws.groupby("strategy")["value"].mean().idxmax()
             if npv_best != choice:
-                reasons.append(f"On NPV over the {months} months alone {npv_best} ranks first: {choice} leads on the "
+                reasons.append(f"On NPV over the {months} months alone {label(npv_best)} ranks first: {label(choice)} "
+                               "leads on the "
                                "value of the customers it leaves at the horizon.")
     clear = evppi[evppi["above_noise"].astype(bool)] if "above_noise" in evppi.columns else evppi
     if len(clear) and total_evpi > 0 and float(clear["evppi"].iloc[0]) > 0:
@@ -225,7 +241,8 @@ def _scorecard_reasons(strategy: str, draws: pd.DataFrame, unit: str) -> list[st
     return out
 
 
-def _horizon_reasons(horizons: tuple[int, ...], measure: str, outcomes: pd.DataFrame, strategy: str) -> list[str]:
+def _horizon_reasons(horizons: tuple[int, ...], measure: str, outcomes: pd.DataFrame, strategy: str,
+                     currency: str | None = None, label=humanise) -> list[str]:
     out = []
     for h in horizons[1:]:
         d = per_draw(outcomes, measure, h)
@@ -235,7 +252,7 @@ def _horizon_reasons(horizons: tuple[int, ...], measure: str, outcomes: pd.DataF
         best = means.idxmax()
         if best != strategy:
             gap = means[best] - means.get(strategy, math.nan)
-            out.append(f"Over {h} months it loses to {best} by {format_money(gap)} in expectation.")
+            out.append(f"Over {h} months it loses to {label(best)} by {money(gap, currency)} in expectation.")
     return out
 
 
@@ -280,5 +297,6 @@ def runs_recommendation(ts: pd.DataFrame, ledger: pd.DataFrame, scenario,
         return None
     table = v.decision_table(draws)
     empty = pd.DataFrame(columns=["parameter", "label", "evppi", "share_of_evpi"])
-    rec, _ = recommend(draws, table, empty, 0.0, outcomes, measure, (horizon,), uncertain=False)
+    rec, _ = recommend(draws, table, empty, 0.0, outcomes, measure, (horizon,), uncertain=False,
+                       currency=scenario.metadata.currency, names=strategy_labels(scenario))
     return rec

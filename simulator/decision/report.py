@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from simulator.analysis.stats import format_money
+from simulator.analysis.units import humanise, money
 from simulator.cli_run import print_recommendation
-from simulator.decision.analysis import MEASURE_LABEL, DecisionResult
+from simulator.decision.analysis import MEASURE_LABEL, DecisionResult, signed_money
 
 ROWS = 10
 
 
-def _signed(x: float) -> str:
-    return "-" if x != x else ("+" if x >= 0 else "") + format_money(x)
-
-
-def print_decision(result: DecisionResult, console=None) -> None:
+def print_decision(result: DecisionResult, console=None, names: dict[str, str] | None = None) -> None:
+    """The decision's tables: money with the scenario's currency, strategies by their `names` (labels)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -23,6 +20,16 @@ def print_decision(result: DecisionResult, console=None) -> None:
             console = Console(width=max(console.width, 140))
     measure = MEASURE_LABEL.get(result.measure, result.measure)
     rec = result.recommendation
+    currency = result.currency
+
+    def format_money(x: float) -> str:
+        return money(x, currency)
+
+    def _signed(x: float) -> str:
+        return signed_money(x, currency)
+
+    def label(strategy: str) -> str:
+        return (names or {}).get(strategy) or humanise(strategy)
 
     t = Table(title=f"{result.scenario}: {measure} over {result.horizon} months against baseline, {result.draws} draws "
                     f"of {len(result.assumptions)} assumptions x {result.replications} replications ({result.currency})")
@@ -34,7 +41,7 @@ def print_decision(result: DecisionResult, console=None) -> None:
     for r in order.itertuples():
         base = r.strategy == "baseline"
         t.add_row(
-            ("[bold]" + r.strategy + "[/bold]") if r.strategy == rec.strategy else r.strategy,
+            ("[bold]" + label(r.strategy) + "[/bold]") if r.strategy == rec.strategy else label(r.strategy),
             "-" if base else f"{_signed(r.delta_mean)} [{_signed(r.delta_ci_low)}, {_signed(r.delta_ci_high)}]",
             "-" if base else f"{_signed(r.delta_p05)} to {_signed(r.delta_p95)}",
             "-" if base or not hasattr(r, f"{other}_delta_mean") else _signed(getattr(r, f"{other}_delta_mean")),
@@ -58,7 +65,7 @@ def print_decision(result: DecisionResult, console=None) -> None:
                       "" if r.above_noise else "noise")
         console.print(e)
     for strategy, s1 in result.sobol.items():
-        s = Table(title=f"What drives Δ {measure} of {strategy} (first-order Sobol indices: share of its variance "
+        s = Table(title=f"What drives Δ {measure} of {label(strategy)} (first-order Sobol indices: share of its variance "
                         "over the draws)")
         for col in ("assumption", "S1 (spline)", "S1 (SALib RBD-FAST)", "± conf"):
             s.add_column(col, justify="left" if col == "assumption" else "right")
@@ -66,12 +73,12 @@ def print_decision(result: DecisionResult, console=None) -> None:
             s.add_row(r.label, f"{r.S1_smooth:.2f}", f"{r.S1:.2f}", f"{r.S1_conf:.2f}")
         console.print(s)
     if result.runner_up is not None and result.discovery:
-        console.print(f"[bold]Where {rec.strategy} loses to {result.runner_up}[/bold] (a shallow decision tree on the draws):")
+        console.print(f"[bold]Where {label(rec.strategy)} loses to {label(result.runner_up)}[/bold] (a shallow decision tree on the draws):")
         for rule in result.discovery:
             console.print(f"  when {rule.text}: loses in {rule.loss_rate:.0%} of those draws ({rule.share_of_draws:.0%} of "
                           f"all draws, {rule.coverage:.0%} of its losses)")
     elif result.runner_up is not None and len(result.evppi):
-        console.print(f"{rec.strategy} never loses to {result.runner_up} in a region of the assumptions the draws can "
+        console.print(f"{label(rec.strategy)} never loses to {label(result.runner_up)} in a region of the assumptions the draws can "
                       "isolate.")
     if result.horizons["horizon"].nunique() > 1:
         h = Table(title=f"Δ {measure} against baseline and P(best) by horizon")
@@ -84,7 +91,7 @@ def print_decision(result: DecisionResult, console=None) -> None:
             for m in horizons:
                 row = group[group["horizon"] == m]
                 cells.append("-" if row.empty else f"{_signed(row['delta_mean'].iloc[0])} · {row['p_best'].iloc[0]:.0%}")
-            h.add_row(strategy, *cells)
+            h.add_row(label(strategy), *cells)
         console.print(h)
     for note in result.notes:
         console.print(f"note: {note}")
