@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -75,10 +75,12 @@ COMMANDS = (  # every action, by name, for the command palette (ctrl+p)
     ("toggle_levers", "Toggle lever panel", "Show or hide the levers"),
     ("toggle_auto", "Toggle automatic re-run", "Re-run after each lever edit, or only on r"),
     ("highlight", "Highlight next strategy", "Show its 95% band in the time series"),
+    ("pin", "Pin results / unpin", "Keep these results: after a lever edit the tables show before → after"),
     ("toggle_theme", "Toggle light/dark theme", "Switch between the light and the dark theme"),
     ("help", "Help", "Keys and what each view shows"),
 )
 LEVERS_MIN_WIDTH = 110
+COMPACT_FOOTER_BELOW = 110  # columns under which the footer drops its padding and the palette key (^p still works)
 REFRESH_EVERY = 0.3  # seconds between redraws of the views while replications stream in
 SCENARIOS = shipped_scenarios()
 
@@ -100,6 +102,7 @@ class SpcApp(App[None]):
         Binding("s", "save", "Save"),
         Binding("l", "toggle_levers", "Levers"),
         Binding("d", "decide", "Decide"),
+        Binding("p", "pin", "Pin"),
         Binding("a", "toggle_auto", "Auto-run", show=False),
         Binding("h", "highlight", "Highlight", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
@@ -112,7 +115,7 @@ class SpcApp(App[None]):
                  months: int | None = None, workers: int | None = None, folders: Iterable[Path] = (),
                  timings: bool = True, debounce: float = 0.8, store: str | Path | None = None,
                  stored_run: int | None = None, pool: WorkerPool | None = None,
-                 decide_draws: int | None = None) -> None:
+                 decide_draws: int | None = None, defer_pool: bool = False) -> None:
         super().__init__()
         self.decide_draws = decide_draws  # draws of a decision (d); None: the scenario's uncertainty.draws
         self.decision_id = 0
@@ -129,8 +132,10 @@ class SpcApp(App[None]):
         self.timings = timings
         self.debounce = debounce
         self.auto_run = True
-        # started here, before the UI starts, so the workers import the engine while the screen comes up
-        self.pool: WorkerPool | None = pool if pool is not None else (
+        # started here, before the UI starts, so the workers import the engine while the screen comes up; or,
+        # with defer_pool (a served session: the page shows a splash until the first frame), right after it
+        self._defer_pool = defer_pool and pool is None and (workers or 2) > 1
+        self.pool: WorkerPool | None = pool if pool is not None or self._defer_pool else (
             WorkerPool(workers) if (workers or 2) > 1 else None)
         self.loaded: LoadedScenario | None = None
         self.model: CompiledModel | None = None
@@ -146,6 +151,9 @@ class SpcApp(App[None]):
         self._refresh_timer: Timer | None = None
         self._panels_pending: tuple[LoadedScenario, CompiledModel] | None = None
         self._rendered: dict[str, object] = {}  # view -> what it last drew (a snapshot, analysis or frame)
+        self._input_at = 0.0  # perf_counter of the last key press (the run's heavy work waits after one)
+        self.pinned = None  # the Analysis pinned with p: the comparison and scorecard show changes against it
+        self._pin_pending = False  # p pressed while a run streams: pin it when it finishes
 
     # ---- layout ---------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -170,16 +178,39 @@ class SpcApp(App[None]):
         yield self.status
         yield Footer()
 
+    def on_resize(self) -> None:
+        """At 80 columns the footer goes compact, so '? Help' and 'q Quit' stay on screen."""
+        narrow = self.size.width < COMPACT_FOOTER_BELOW
+        for footer in self.screen.query(Footer):
+            footer.compact = narrow
+            footer.show_command_palette = not narrow
+        for bar in self.query("#run-progress"):  # the run line's text first
+            bar.styles.width = 12 if narrow else 30
+
     def on_mount(self) -> None:
         self.theme = "textual-dark"
+        self.on_resize()
         if self.size.width < LEVERS_MIN_WIDTH:  # at 80 columns the tables need the room; l shows the panel
             self.lever_panel.display = False
+        self.comparison.query_one("#comparison-table").focus()  # keys scroll the table, not a hidden lever
+        if self._defer_pool:  # the first frame first, then the pool, then the scenario (whose run takes the pool)
+            self.call_after_refresh(self._start_pool)
+        else:
+            self._open_first()
+
+    def _open_first(self) -> None:
         if self.store is not None and self.stored_run is not None:
             self.open_stored_run(self.store, self.stored_run)
         elif self.initial_path:
             self.open_scenario(self.initial_path)
         else:
             self.action_open()
+
+    def _start_pool(self) -> None:
+        """The deferred worker pool, once the first frame is out; then what to open (its run takes the pool)."""
+        if self.pool is None:
+            self.pool = WorkerPool(self.worker_count)
+        self._open_first()
 
     def on_unmount(self) -> None:
         if self.live is not None:
@@ -217,6 +248,8 @@ class SpcApp(App[None]):
         self.errors.update("")
         self.errors.display = False
         self.highlight = None
+        self._pin_pending = False
+        self.pin_results(None)  # another scenario: the pinned results are of other strategies and KPIs
         self.stop_decision(stale=True)
         self.decision_view.prepare(decision_cost(message.loaded, self.decide_draws),
                                    bool(message.loaded.scenario.uncertainty.assumptions))
@@ -302,9 +335,15 @@ class SpcApp(App[None]):
         try:
             stream(live, run_id, lambda kind, snap: self.post_message(kinds[kind](snap)),
                    wants_partial=lambda: self.tabs.active == "timeseries",
-                   wants_scorecard=lambda: self.tabs.active == "scorecard")
+                   wants_scorecard=lambda: self.tabs.active == "scorecard",
+                   since_input=lambda: time.perf_counter() - self._input_at)
         except Exception as exc:  # a failed run is shown, never fatal
             self.post_message(RunFailed(run_id, f"{type(exc).__name__}: {exc}"))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):  # every key reaches the app first (then its bindings, then the focus)
+            self._input_at = time.perf_counter()
+        await super().on_event(event)
 
     def on_replication_finished(self, message: ReplicationFinished) -> None:
         self._show(message.snapshot, "Running")
@@ -315,6 +354,9 @@ class SpcApp(App[None]):
             if self.causal_map.selected:
                 self._explain_node(self.causal_map.selected)
             self.measured.setdefault("full_comparison_s", time.perf_counter() - self.opened_at)
+            if self._pin_pending:  # p was pressed while this run streamed
+                self._pin_pending = False
+                self.action_pin()
 
     def on_run_cancelled(self, message: RunCancelled) -> None:
         self._show(message.snapshot, "Cancelled")
@@ -484,6 +526,43 @@ class SpcApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_pin(self) -> None:
+        """Pin the results on screen (p again: unpin); later runs show before → after against them."""
+        if self.pinned is not None or self._pin_pending:
+            self._pin_pending = False
+            self.pin_results(None)
+            self.notify("Unpinned")
+            return
+        snap = self.snapshot
+        a = snap.analysis if snap is not None else None
+        if snap is not None and snap.done < snap.total and self.live is not None and not self.live.cancelled:
+            # a partial run's replications are not the ones the next run pairs with: pin the whole run
+            self._pin_pending = True
+            self.notify("Pins these results when the run finishes (p: never mind)")
+            return
+        if snap is None or a is None or a.comparison.empty:
+            self.notify("Nothing to pin yet: wait for the first results", severity="warning")
+            return
+        if a.scorecard.empty:  # not computed while the scorecard was off screen (~0.1 s)
+            from dataclasses import replace
+
+            from simulator.analysis.scorecard import scorecard_frame
+
+            a = replace(a, scorecard=scorecard_frame(a.timeseries, a.model.scenario, a.strategies))
+        edits = f"{len(self.changes)} lever edit{'s' if len(self.changes) != 1 else ''}" if self.changes else "no edits"
+        partial = "" if snap.complete >= snap.replications else f", {snap.complete}/{snap.replications} replications"
+        label = f"run {snap.run_id} ({edits}{partial})"
+        self.pin_results(a, label)
+        self.notify(f"Pinned {label}: edit a lever, and the tables show before → after (p: unpin)")
+
+    def pin_results(self, analysis, label: str = "") -> None:
+        self.pinned = analysis
+        self.comparison.pin(analysis, label)
+        self.scorecard.pin(analysis)
+        for view in ("comparison", "scorecard"):
+            self._rendered.pop(view, None)
+        self._refresh_views()
 
     def action_save(self) -> None:
         if self.loaded is None:

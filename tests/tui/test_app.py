@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
+from simulator.analysis.units import money
 from tests.helpers import DATA
 from tests.tui.conftest import (
     FAST,
@@ -259,5 +260,6 @@ async def test_causal_map_shows_the_shapley_ranking_of_the_highlighted_strategy(
         assert rows == sorted(rows)  # largest |value| first
         for g in ranked:
             line = lines[rows[ranked.index(g)]]
-            assert f"{g.value:+,.0f}" in line and f"[{g.low:+,.0f}, {g.high:+,.0f}]" in line
+            m = [money(x, app.model.scenario.metadata.currency, signed=True, compact=True) for x in (g.value, g.low, g.high)]
+            assert m[0] in line and f"[{m[1]}, {m[2]}]" in line  # money with its currency ('+€5.72k')
         assert app.causal_map.attributions[strategy].groups[0].value == pytest.approx(att.groups[0].value)

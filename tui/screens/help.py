@@ -24,7 +24,10 @@ Compare CRM strategies on the service-profit chain. Every strategy runs on the s
 | `l` | show or hide the lever panel |
 | `s` | save edits as a new scenario (`extends:` the original, only the changes) |
 | `1`–`6` | comparison, scorecard, time series, causal map, customers, decision |
+| `p` | pin the results on screen; after a lever edit re-runs, the comparison and scorecard show before → after against them (`p` again: unpin) |
 | `h` | highlight the next strategy's band in the time series |
+| `m` | time series: profit cumulative (default) or monthly (3-month rolling mean) |
+| `←` `→` | scroll a wide table (the line under it names the columns off screen) |
 | `t` | light or dark theme |
 | `ctrl+p` | command palette: every action by name |
 | `?` | this help · `q` quit |
@@ -33,17 +36,23 @@ Compare CRM strategies on the service-profit chain. Every strategy runs on the s
 values; the same rule and text as `spc run` and `spc decide`), its headline and reasons, then the table.
 Δ NPV of profit against baseline with its 95% CI (green when the whole interval is above
 zero), P(better) as replications won out of those run with the 95% interval of that share, e.g.
-"7/10 (34–94%)", ROI of the initiative spend, payback month, Δ satisfaction. "not yet: ~N reps for 80% power"
-is how many paired replications a t test needs to detect the Δ seen so far four times in five.
+"7/10 (34–94%)", the verdict, then Δ firm value, ROI of the initiative spend, payback month, Δ satisfaction.
+★ marks the recommended strategy. "not yet": the interval still spans zero; "reps for 80% power" is how many
+paired replications a t test needs to detect the Δ seen so far four times in five. Money is in the scenario's currency, without cents.
+With a pinned run (`p`), "Δ NPV pinned → now" shows each strategy's Δ NPV then and now.
 
 **Scorecard**: the four perspectives; each KPI's value, status (● green ◐ amber ○ red) and P(green), the share
-of replications in which it is green (for a perspective: in which its weighted roll-up is green).
+of replications in which it is green (for a perspective: in which its weighted roll-up is green). The recommended
+strategy (★) comes first, then baseline, then the rest by rank. With a pinned run, ▲/▼ give each KPI's change.
 
-**Time series**: means per strategy; baseline and the highlighted strategy with dotted 95% bands.
+**Time series**: means per strategy, each with its own colour (Okabe–Ito, colour-blind safe) and marker; the
+highlighted strategy (`h`) with its 95% band. Profit is cumulative, so a one-off spend shows as a step instead
+of setting the scale; such spikes are marked ▼/▲ and named under the charts. The x axis covers the horizon.
 
 **Causal map**: each node's causes, effects and the feedback loops through it (R reinforcing, B balancing).
 
-**Customers**: the whale curve, customer equity and lifetime value per segment.
+**Customers**: the whale curve averaged over the replications (95% band for the highlighted strategy), customer
+equity and lifetime value per segment.
 
 **Decision**: `spc decide` for the open scenario, with your lever edits. It does not start by itself, because it
 costs draws × strategies × replications runs (the tab shows how many): press `d` to start it, `c` on the tab to

@@ -135,6 +135,9 @@ class CausalMapView(Horizontal):
         return strategy if strategy in names and strategy != "baseline" else \
             next((n for n in names if n != "baseline"), None)
 
+    def _currency(self) -> str | None:
+        return self.model.scenario.metadata.currency if self.model is not None else None
+
     def action_shapley(self) -> None:
         box = self.query_one("#map-shapley", Static)
         strategy = self._strategy()
@@ -143,7 +146,7 @@ class CausalMapView(Horizontal):
             return
         box.scroll_visible()
         if strategy in self.attributions:
-            box.update(shapley_text(self.attributions[strategy]))
+            box.update(shapley_text(self.attributions[strategy], self._currency()))
             return
         if self.shapley_running:
             return
@@ -181,30 +184,36 @@ class CausalMapView(Horizontal):
             box.update(Text(f"\n(no Shapley attribution for {strategy}: {error})", style="dim"))
         elif model is self.model:
             self.attributions[strategy] = att
-            box.update(shapley_text(att))
+            box.update(shapley_text(att, self._currency()))
             box.scroll_visible()
 
 
-def shapley_text(att) -> Text:
-    """A Shapley attribution as a ranking: group, value, 95% CI, share of the total (largest |value| first)."""
+def shapley_text(att, currency: str | None = None) -> Text:
+    """A Shapley attribution as a ranking: group, value, 95% CI, share of the total (largest |value| first);
+    money with its currency, by magnitude ('+€58.4k')."""
+    from simulator.analysis.units import money
+
+    def m(x: float) -> str:
+        return money(x, currency, signed=True, compact=True)
+
     text = Text()
     method = "exact" if att.exact else f"{att.permutations} sampled orders"
     text.append(f"\nWhy NPV moved under {att.strategy} (Shapley, vs baseline)\n", style="bold underline")
     total, lo, hi = att.total
-    text.append(f"  total Δ{att.metric} {total:+,.0f} [{lo:+,.0f}, {hi:+,.0f}]  "
+    text.append(f"  total Δ{att.metric} {m(total)} [{m(lo)}, {m(hi)}]  "
                 f"({att.replications} reps, {att.runs} runs, {method})\n")
     text.append(f"  {'group':<26} {'value':>10}  {'95% CI':<22} share\n", style="dim")
     for g in sorted(att.groups, key=lambda g: -abs(g.value)):
         share = f"{g.share:>5.0%}" if g.share == g.share else "    –"
         text.append(f"  {g.name[:26]:<26} ")
-        text.append(f"{g.value:>+10,.0f}", style="green" if g.low > 0 else "red" if g.high < 0 else "")
-        text.append(f"  {f'[{g.low:+,.0f}, {g.high:+,.0f}]':<22} {share}\n")
+        text.append(f"{m(g.value):>10}", style="green" if g.low > 0 else "red" if g.high < 0 else "")
+        text.append(f"  {f'[{m(g.low)}, {m(g.high)}]':<22} {share}\n")
     out_mean = att.outside[0]
     if abs(out_mean) > 1e-9 * max(1.0, abs(total)):
-        text.append(f"  {'outside the groups':<26} {out_mean:>+10,.0f}\n", style="dim")
-    for a, b, m, ilo, ihi in att.interactions[:3]:
-        if m:
-            text.append(f"  interaction {a} × {b}: {m:+,.0f} [{ilo:+,.0f}, {ihi:+,.0f}]\n", style="dim")
+        text.append(f"  {'outside the groups':<26} {m(out_mean):>10}\n", style="dim")
+    for a, b, mean, ilo, ihi in att.interactions[:3]:
+        if mean:
+            text.append(f"  interaction {a} × {b}: {m(mean)} [{m(ilo)}, {m(ihi)}]\n", style="dim")
     return text
 
 

@@ -1,25 +1,49 @@
-"""Customer value: the whale curve per strategy, customer equity and lifetime value per segment."""
+"""Customer value: the whale curve per strategy, customer equity and lifetime value per segment.
+
+The whale curve is the mean over replications, each replication's curve read on a common grid of customer
+shares (as the report's chart draws it, `simulator.report_charts.whale_chart`); the highlighted strategy (h)
+shows its 95% band. One replication's curve would show that replication's luck."""
 
 from __future__ import annotations
 
+import numpy as np
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from simulator.analysis.customer_value import whale_curve
+from simulator.analysis.customer_value import WhaleCurve, whale_curve
+from simulator.analysis.stats import t975
+from simulator.analysis.units import strategy_labels
 from simulator.report import value_rows
-from tui.format import money, percent
+from tui.format import currency_of, money, percent
 from tui.snapshot import RunSnapshot
-from tui.widgets.timeseries import colour_of, legend
+from tui.widgets.scrollcue import ScrollCue
+from tui.widgets.timeseries import axis, colour_of, dim, legend, marker_of, plot_rows, tick_count
+
+GRID = np.linspace(0.0, 1.0, 101)  # customer shares the replications' curves are read at
 
 
-class CustomerView(Vertical):
+def mean_whale(curves: list[WhaleCurve]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, 95% CI half-width) in % of profit over `GRID`, across replications' whale curves."""
+    ys = np.array([np.interp(GRID, np.r_[0.0, c.customer_share], np.r_[0.0, c.cumulative_profit])
+                   for c in curves]) * 100
+    mean = ys.mean(axis=0)
+    half = (t975(len(ys) - 1) * ys.std(axis=0, ddof=1) / np.sqrt(len(ys)) if len(ys) > 1
+            else np.zeros_like(mean))
+    return mean, half
+
+
+class CustomerView(VerticalScroll):
+    """The whale chart keeps at least 14 rows and the table 6: in a short terminal the view scrolls."""
+
     def compose(self) -> ComposeResult:
         yield Static("", id="whale-legend")
         yield PlotextPlot(id="whale-chart")
         yield Static("", id="whale-note")
-        yield DataTable(id="value-table", zebra_stripes=True, cursor_type="row")
+        table = DataTable(id="value-table", zebra_stripes=True, cursor_type="row", fixed_columns=1)
+        yield table
+        yield ScrollCue(table, id="value-cue")
 
     def show(self, snap: RunSnapshot) -> None:
         a = snap.analysis
@@ -29,30 +53,54 @@ class CustomerView(Vertical):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("Whale curve (replication 0)")
         plt.xlabel("% of customers, most profitable first")
         plt.ylabel("% of profit")
-        first_rep = a.customers[a.customers["replication"] == a.customers["replication"].min()]
+        highlighted = getattr(self.app, "highlight", None)
         whales = {}
+        reps = 0
+        top = float("-inf")
         for strategy in a.strategies:
             sub = a.customers[a.customers["strategy"] == strategy]
             whales[strategy] = [whale_curve(g["profit"]) for _, g in sub.groupby("replication")]
-            curve = whale_curve(first_rep[first_rep["strategy"] == strategy]["profit"])
-            step = max(1, curve.customer_share.size // 200)
-            plt.plot((curve.customer_share[::step] * 100).tolist(), (curve.cumulative_profit[::step] * 100).tolist(),
-                     color=colour_of(a.strategies, strategy), marker="braille")
+            if not whales[strategy]:
+                continue
+            reps = max(reps, len(whales[strategy]))
+            mean, half = mean_whale(whales[strategy])
+            colour = colour_of(a.strategies, strategy)
+            x = (GRID * 100).tolist()
+            if strategy == highlighted:
+                plt.plot(x, (mean - half).tolist(), color=dim(colour), marker="braille")
+                plt.plot(x, (mean + half).tolist(), color=dim(colour), marker="braille")
+            plt.plot(x, mean.tolist(), color=colour, marker="braille")
+            mark = marker_of(a.strategies, strategy)
+            if mark:
+                at = slice(5 + 3 * list(a.strategies).index(strategy), None, 20)
+                plt.scatter(x[at], mean[at].tolist(), color=colour, marker=mark)
+            top = max(top, float((mean + half).max()))
+        plt.title(f"Whale curve, mean of {reps} replication{'s' if reps != 1 else ''}"
+                  + (" (dim: 95% band of *)" if highlighted else ""))
         plt.hline(100.0, (128, 128, 128))
+        yt, _, limits = axis(0.0, max(top, 100.0), tick_count(plot.size.height, chrome=5),
+                             rows=plot_rows(plot.size.height, chrome=5))
+        plt.yticks(yt, [f"{t:g}%" for t in yt])
+        plt.ylim(*limits)
+        plt.xticks(list(range(0, 101, 20)), [f"{t}%" for t in range(0, 101, 20)])
+        plt.xlim(0, 100)
         plot.refresh()
-        self.query_one("#whale-legend", Static).update(legend(a.strategies))
+        self.query_one("#whale-legend", Static).update(legend(a.strategies, highlighted,
+                                                              strategy_labels(a.model.scenario)))
         head, rows = value_rows(a)
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_columns(*head[:-3], "top 20% earn", "bottom 10% lose")
+        # strategy and customer equity, the whale curve's two shares, then one LTV per segment (to the right)
+        table.add_columns(*head[:2], "top 20% earn", "bottom 10% lose", *head[2:])
         for strategy, row in zip(a.strategies, rows, strict=True):  # rows show labels, in strategy order
             curves = whales[strategy]
-            top = sum(c.top20_share for c in curves) / len(curves)
-            bottom = sum(c.bottom10_loss for c in curves) / len(curves)
-            table.add_row(*row[:-3], percent(top), money(bottom))
+            top = sum(c.top20_share for c in curves) / len(curves) if curves else float("nan")
+            bottom = sum(c.bottom10_loss for c in curves) / len(curves) if curves else float("nan")
+            table.add_row(*row[:2], percent(top), money(bottom, currency_of(a)), *row[2:])
+        self.query_one(ScrollCue).refresh_cue()
         self.query_one("#whale-note", Static).update(
             "Customer equity: expected remaining value of the active base at the horizon; LTV: realised profit plus "
-            f"expected remaining value per customer (Gupta & Lehmann). Means over {a.replications} replications.")
+            f"expected remaining value per customer (Gupta & Lehmann). Means over {reps} replication"
+            f"{'s' if reps != 1 else ''} of the customer ledger.")

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.widgets import DataTable, Static
 
-from simulator.analysis.stats import format_money
+from simulator.analysis.units import money, strategy_labels
 from simulator.decision.analysis import MEASURE_LABEL, DecisionResult
 from tui.decision import DecisionCost, DecisionSnapshot
 from tui.format import percent, recommendation_text, signed_money
@@ -134,6 +134,16 @@ class DecisionView(ScrollableContainer):
     # ---- the figures ----------------------------------------------------------------------------------
     def _render_result(self, r: DecisionResult) -> None:
         rec = r.recommendation
+        cur = getattr(r, "currency", None)
+        scenario = getattr(getattr(self.app, "model", None), "scenario", None)
+        names = strategy_labels(scenario) if scenario is not None else {}
+
+        def signed(x: float) -> str:
+            return signed_money(x, cur, compact=True)
+
+        def format_money(x: float) -> str:
+            return money(x, cur)
+
         self.query_one("#decision-rec", Static).update(recommendation_text(rec.headline, rec.reasons))
         table = self.query_one("#decision-table", DataTable)
         table.clear(columns=True)
@@ -141,15 +151,16 @@ class DecisionView(ScrollableContainer):
         for row in r.table.sort_values("value_mean", ascending=False, kind="stable").itertuples():
             base = row.strategy == "baseline"
             green = getattr(row, "p_all_green", float("nan"))
-            ci = "-" if base else f"{signed_money(row.delta_mean)} [{signed_money(row.delta_ci_low)}, " \
-                                  f"{signed_money(row.delta_ci_high)}]"
+            ci = "-" if base else f"{signed(row.delta_mean)} [{signed_money(row.delta_ci_low, compact=True)}, " \
+                                  f"{signed_money(row.delta_ci_high, compact=True)}]"
             style = "" if base else "green" if row.delta_ci_low > 0 else "red" if row.delta_ci_high < 0 else ""
             table.add_row(
-                Text(row.strategy, style="bold" if row.strategy == rec.strategy else ""), Text(ci, style=style),
-                "-" if base else f"{signed_money(row.delta_p05)} to {signed_money(row.delta_p95)}",
+                Text(("★ " if row.strategy == rec.strategy else "") + names.get(row.strategy, row.strategy),
+                     style="bold" if row.strategy == rec.strategy else ""), Text(ci, style=style),
+                "-" if base else f"{signed(row.delta_p05)} to {signed(row.delta_p95)}",
                 percent(row.p_best), "-" if base else percent(row.p_better),
                 f"{format_money(row.expected_regret)} / {format_money(row.max_regret)}",
-                "-" if base else signed_money(row.cvar05_delta), percent(green), key=row.strategy)
+                "-" if base else signed(row.cvar05_delta), percent(green), key=row.strategy)
         evppi = self.query_one("#decision-evppi", DataTable)
         evppi.clear(columns=True)
         evppi.add_columns("EVPPI", "share of EVPI", "", "assumption")  # the numbers first: labels run long

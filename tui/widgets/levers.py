@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Static
 
+from simulator.analysis.units import humanise
 from simulator.errors import UsageError
 from simulator.scenario.levers import Lever, parse_value
 from tui.messages import LeverEdited
@@ -44,11 +45,12 @@ class LeverPanel(VerticalScroll):
         for i, lever in enumerate(levers):
             if lever.group != group:
                 group = lever.group
-                widgets.append(Label(group, classes="lever-group"))
+                widgets.append(Label(humanise(group), classes="lever-group"))
             value = values.get(lever.path, lever.value)
             ident = f"lever-{i}"
             self.levers[ident] = lever
-            widgets.append(Horizontal(Label(lever.label, classes="lever-label"),
+            # humanised, so a long name wraps at its spaces instead of being cut ("annual quit rate")
+            widgets.append(Horizontal(Label(humanise(lever.label), classes="lever-label"),
                                       Input(shown(value), id=ident, classes="lever-input", tooltip=lever.path,
                                             compact=True),
                                       classes="lever-row"))
