@@ -15,7 +15,7 @@ from pathlib import Path
 from simulator.errors import ScenarioError, Terminated, UsageError
 
 EXIT_BAD_INPUT = 2
-WORKER_COMMANDS = ("run", "batch", "decide", "sensitivity", "report", "explain", "loops", "graph")
+WORKER_COMMANDS = ("run", "batch", "decide", "sensitivity", "report", "explain", "loops", "graph", "calibrate")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -155,10 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live in their own modules, then those other packages add through the `spc.commands`
     entry point (the terminal UI's `spc tui`): the engine never names the UI."""
+    import simulator.cli_calibrate as cli_calibrate
+    import simulator.cli_import as cli_import
+    import simulator.cli_portfolio as cli_portfolio
     from simulator import cli_batch, cli_decide, cli_explain, cli_play, cli_report, cli_run, cli_sensitivity
 
-    return [cli_run.register, cli_decide.register, cli_sensitivity.register, cli_report.register, cli_batch.register,
-            cli_explain.register, cli_play.register, *plugins("spc.commands").values()]
+    return [cli_run.register, cli_decide.register, cli_calibrate.register, cli_sensitivity.register,
+            cli_report.register, cli_batch.register,
+            cli_explain.register, cli_play.register, cli_import.register, cli_portfolio.register,
+            *plugins("spc.commands").values()]
 
 
 def plugins(group: str) -> dict[str, Callable]:
