@@ -12,13 +12,12 @@ from pathlib import Path
 from simulator.errors import UsageError
 
 DEFAULT_STORE = "calibration.duckdb"
-EXECUTORS = ("local", "processes", "dask")  # simulator.batch.executors.EXECUTORS (not imported: keeps --help fast)
 RUNS_PER_PARAMETER = 48  # default design: 48 draws per fitted parameter, at least 96
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _seed
-    from simulator.limits import add_force, bounded_int, months_arg, replications_arg, workers_arg
+    from simulator.limits import add_executor_args, add_force, bounded_int, months_arg, replications_arg
 
     p = sub.add_parser("calibrate", help="fit uncertain parameters to the firm's own history (posterior or point "
                                          "fit on an emulator) and write them as distributions for spc decide")
@@ -43,12 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--design", choices=["sobol", "lhs"], default="sobol", help="space-filling design (default sobol)")
     p.add_argument("--out", metavar="FITTED.yaml", help="write the calibrated scenario (extends FILE) here")
     p.add_argument("--plot", metavar="FILE.png|svg", help="draw the history against the calibrated model")
-    p.add_argument("--workers", type=workers_arg, help="worker processes (default: all cores)")
-    p.add_argument("--executor", choices=EXECUTORS, default="processes", help="where runs go (default: processes)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler, tcp://host:8786")
-    p.add_argument("--store", default=DEFAULT_STORE, metavar="FILE",
-                   help=f"results database; a rerun resumes from it and one design serves many histories "
-                        f"(default: {DEFAULT_STORE})")
+    add_executor_args(p, DEFAULT_STORE, "resumes from it and one design serves many histories")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
     add_force(p)
     p.set_defaults(func=cmd_calibrate)

@@ -11,12 +11,11 @@ from pathlib import Path
 from simulator.errors import UsageError
 
 DEFAULT_STORE = "decisions.duckdb"
-EXECUTORS = ("local", "processes", "dask")  # simulator.batch.executors.EXECUTORS (not imported: keeps --help fast)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from simulator.cli_run import _horizons, _seed
-    from simulator.limits import add_force, draws_arg, replications_arg, workers_arg
+    from simulator.limits import add_executor_args, add_force, draws_arg, replications_arg
 
     p = sub.add_parser("decide", help="compare strategies over uncertain assumptions: P(best), regret, "
                                       "value of information and a recommendation")
@@ -31,11 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--design", choices=["sobol", "lhs"], help="space-filling design (default: the file's, sobol)")
     p.add_argument("--measure", choices=["firm_value", "npv"],
                    help="what strategies are ranked on (default: the file's valuation.rank_on)")
-    p.add_argument("--workers", type=workers_arg, help="worker processes (default: all cores)")
-    p.add_argument("--executor", choices=EXECUTORS, default="processes", help="where runs go (default: processes)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler, tcp://host:8786")
-    p.add_argument("--store", default=DEFAULT_STORE, metavar="FILE",
-                   help=f"results database; a rerun resumes from it (default: {DEFAULT_STORE})")
+    add_executor_args(p, DEFAULT_STORE, "resumes from it")
     p.add_argument("--json", action="store_true", help="print the decision as JSON instead of tables")
     add_force(p)
     p.set_defaults(func=cmd_decide)

@@ -91,6 +91,21 @@ months_arg = bounded_int("a horizon", MAX_MONTHS, "months, the file format's cap
 permutations_arg = bounded_int("permutations", MAX_PERMUTATIONS, "sampled orders per replication")
 
 
+EXECUTORS = ("local", "processes", "dask")  # simulator.batch.executors.EXECUTORS (not imported: keeps --help fast)
+
+
+def add_executor_args(parser: argparse.ArgumentParser, store: str, resume: str) -> None:
+    """--workers, --executor, --scheduler and --store, as every command that runs a design through the store has
+    them (`store` is the default database, `resume` says what a rerun reuses)."""
+    parser.add_argument("--workers", type=workers_arg, help="worker processes (default: all cores)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="processes",
+                        help="where runs go (default: processes)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="with --executor dask: a running scheduler, tcp://host:8786")
+    parser.add_argument("--store", default=store, metavar="FILE",
+                        help=f"results database; a rerun {resume} (default: {store})")
+
+
 def add_force(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="run even when the preflight estimate says the job will not fit in memory or a day")

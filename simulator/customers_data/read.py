@@ -61,6 +61,21 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _open_raw(path: Path, what: str):
+    """A DuckDB connection holding the file as table `raw` (with its file row number) and the file's columns."""
+    import duckdb
+
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}{what}")
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS row, * FROM {_source(path)}")
+        columns = [d[0] for d in con.execute("SELECT * FROM raw LIMIT 0").description if d[0] != "row"]
+    except duckdb.Error as exc:
+        raise _csv_error(path, exc) from None
+    return con, columns
+
+
 def _source(path: Path) -> str:
     """DuckDB table function for the file. A CSV's header is read here and the schema given explicitly (all text):
     DuckDB's sniffer would otherwise take a malformed row with an extra field for the header."""
@@ -145,17 +160,8 @@ def read_transactions(path: str | Path, *, customer_id: str | None = None, date:
                       amount: str | None = None, calibration_end: dt.date | None = None,
                       segment_column: str | None = None, drop_duplicates: bool = False) -> Transactions:
     """Check the export and summarise it per customer (frequency = repeat purchase days, as in the papers)."""
-    import duckdb
-
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    con = duckdb.connect()
-    try:
-        con.execute(f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS row, * FROM {_source(path)}")
-        columns = [d[0] for d in con.execute("SELECT * FROM raw LIMIT 0").description if d[0] != "row"]
-    except duckdb.Error as exc:
-        raise _csv_error(path, exc) from None
+    con, columns = _open_raw(path, "")
     cid = _pick(columns, customer_id, "customer_id", "--customer-id", path)
     dcol = _pick(columns, date, "date", "--date", path)
     acol = _pick(columns, amount, "amount", "--amount", path)
@@ -264,17 +270,8 @@ class Costs:
 def read_costs(path: str | Path, customer_id: str | None, minute_rate: float) -> Costs:
     """A costs file: one row per customer (or many, summed) with `contacts` and/or `handle_minutes` (total over
     the calibration period) and/or `cost` (money). Without `cost`, minutes are costed at `minute_rate`."""
-    import duckdb
-
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path} (--costs)")
-    con = duckdb.connect()
-    try:
-        con.execute(f"CREATE TEMP TABLE raw AS SELECT row_number() OVER () AS row, * FROM {_source(path)}")
-        columns = [d[0] for d in con.execute("SELECT * FROM raw LIMIT 0").description if d[0] != "row"]
-    except duckdb.Error as exc:
-        raise _csv_error(path, exc) from None
+    con, columns = _open_raw(path, " (--costs)")
     cid = _pick(columns, customer_id, "customer_id", "--customer-id", path)
     lower = {c.lower(): c for c in columns}
     present = [k for k in ("contacts", "handle_minutes", "cost") if k in lower]
