@@ -56,11 +56,13 @@ def cmd_shapley(args: argparse.Namespace, model, strategy: str) -> int:
         json.dump(att.as_document(), sys.stdout, indent=2, default=float)
         sys.stdout.write("\n")
         return 0
-    print_attribution(att, model.scenario.metadata.currency)
+    from simulator.analysis.units import strategy_labels
+
+    print_attribution(att, model.scenario.metadata.currency, strategy_labels(model.scenario).get(att.strategy))
     return 0
 
 
-def print_attribution(att, currency: str | None = None) -> None:
+def print_attribution(att, currency: str | None = None, label: str | None = None) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -72,7 +74,7 @@ def print_attribution(att, currency: str | None = None) -> None:
         console = Console(width=max(console.width, 140))
     when = "at the horizon" if att.metric in ("npv", "cumulative_profit", "firm_value") else f"mean over {att.months} months"
     m, lo, hi = att.total
-    console.print(f"[bold]{att.metric}[/]: {att.strategy} − baseline, {when}: [bold]{_num(m)}[/] "
+    console.print(f"[bold]{att.metric}[/]: {escape(label or att.strategy)} − baseline, {when}: [bold]{_num(m)}[/] "
                   f"[{_num(lo)}, {_num(hi)}] (95% CI, {att.replications} replications on common random numbers)")
     method = "exact" if att.exact else f"sampled, {att.permutations} permutations per replication"
     table = Table(title=escape(f"Shapley value per pathway group ({method}): what the strategy changes through it; "
