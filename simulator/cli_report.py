@@ -27,7 +27,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--explain", action="store_true",
                    help="attribute the mapped strategy's Δ NPV to pathways (spc explain's Shapley values, on the "
                         "report's replications and seed) and draw the strategy map's links as wide as their share")
+    add_portfolio_args(p)
+    from simulator.calibration.report_section import add_arguments
+
+    add_arguments(p)  # --history, --fit, ...: a 'Calibration to history' section
     p.set_defaults(func=cmd_report)
+
+
+def add_portfolio_args(p: argparse.ArgumentParser) -> None:
+    """`--transactions`: a "Customer portfolio" section from a transaction export (as `spc portfolio`)."""
+    from simulator.customers_data.args import date_arg
+
+    g = p.add_argument_group("customer portfolio (needs pip install \".[data]\")")
+    g.add_argument("--transactions", metavar="T", help="CSV or Parquet transaction export: adds a Customer portfolio "
+                                                       "section (equity, whale curve, P(alive), repricing candidates)")
+    g.add_argument("--customer-id", metavar="COL", help="customer column (default: customer_id)")
+    g.add_argument("--date", metavar="COL", help="date column (default: date)")
+    g.add_argument("--amount", metavar="COL", help="amount column (default: amount)")
+    g.add_argument("--calibration-end", type=date_arg, metavar="DATE", help="fit up to DATE; the rest is the "
+                                                                            "holdout check, shown in the section")
+    g.add_argument("--costs", metavar="C", help="per-customer costs file (cost to serve: repricing candidates)")
+
+
+def portfolio_section(args: argparse.Namespace, source: Path) -> dict | None:
+    """Fitted before any simulation run, so a missing extra or a bad export stops the report at once; handle
+    minutes are costed at the reported scenario's capacity cost rate (a run folder: the default base's)."""
+    if not getattr(args, "transactions", None):
+        if any(getattr(args, k, None) for k in ("customer_id", "date", "amount", "calibration_end", "costs")):
+            raise UsageError("--customer-id/--date/--amount/--calibration-end/--costs describe a transaction export: "
+                             "give it with --transactions T")
+        return None
+    from simulator.customers_data.report_section import analyse_transactions
+
+    return analyse_transactions(args.transactions, customer_id=args.customer_id, date=args.date, amount=args.amount,
+                                calibration_end=args.calibration_end, costs=args.costs,
+                                base=str(source) if source.is_file() else None)[1]
 
 
 def report_format(path: str, given: str | None) -> str:
@@ -101,6 +135,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     source = Path(args.source)
     fmt = report_format(args.out, args.format)
     check_out_file(args.out, "--out")
+    from simulator.calibration.report_section import check_arguments, with_calibration
+
+    check_arguments(args, source)
+    portfolio = portfolio_section(args, source) if source.exists() else None
     if source.is_dir():
         model, meta, ts, customers = _from_run_dir(source)
         inp = analyse(model, meta["scenario"]["hash"], ts, customers, list(meta["strategies"]), meta["replications"],
@@ -123,6 +161,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         raise UsageError(f"no such file or folder: {args.source}")
     report_input = inp if args.no_tornado else with_tornado(inp, args.workers)
+    if portfolio is not None:
+        from dataclasses import replace
+
+        report_input = replace(report_input, portfolio=portfolio)
+    report_input = with_calibration(report_input, args, source)
     if getattr(args, "explain", False):
         report_input = with_attribution(report_input, args.workers)
     with writing("--out", args.out):

@@ -20,6 +20,7 @@ from simulator.graph.compiler import CompiledModel
 
 if TYPE_CHECKING:
     from simulator.analysis.attribution import Attribution
+    from simulator.calibration.calibrate import Calibration
 
 STATUS_COLOUR = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
 STATUS_MARK = {"green": "🟢", "amber": "🟡", "red": "🔴"}
@@ -48,6 +49,8 @@ class Analysis:
     # group's |Shapley value| when it is for the strategy the map shows. Only `spc report --explain` runs one: it
     # costs replications x (1 + 2^groups) extra runs (~100+ on the shipped scenario), more than the report's own.
     attribution: Attribution | None = None
+    portfolio: dict | None = None  # `spc report --transactions`: customer_data.report_section's data (its section)
+    calibration: Calibration | None = None  # `spc report --history`: calibration.report_section draws its section
 
 
 def strategy_names(inp: Analysis) -> dict[str, str]:
@@ -88,7 +91,7 @@ def analyse(model: CompiledModel, scenario_hash: str, timeseries: pd.DataFrame, 
         strategies=tuple(strategies), replications=replications, seed=seed, months=months, scenario_hash=scenario_hash,
         version=__version__, valuation=values,
         # the note names strategies as people read them (labels), so it is built on a relabelled copy
-        ranking_note=None if sc.valuation.method == "none" else ranking_disagreement(
+        ranking_note=None if sc.valuation.method == "none" or cmp.empty else ranking_disagreement(
             cmp.assign(strategy=cmp["strategy"].map(lambda s: strategy_labels(sc).get(s) or humanise(s))), months),
         recommendation=runs_recommendation(timeseries, customers, sc))
 
@@ -438,12 +441,32 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 {table(*capacity_rows(inp))}
 <h2>Whale curve</h2>
 {img('whale', 'whale curve')}
+{_portfolio(inp, "html")}
+{_calibration(inp, "html")}
 {tornado_html}
 <h2>Causal map</h2>
 {img('causal_map', 'strategy map')}
 <h3>Feedback loops ({len(inp.model.loops)}; shortest shown)</h3><ul>{loops}</ul>
 </body></html>
 """
+
+
+def _portfolio(inp: Analysis, fmt: str) -> str:
+    """The customer portfolio of a transaction export (`--transactions`), in the scenario's currency."""
+    if inp.portfolio is None:
+        return ""
+    from simulator.customers_data.report_section import section_html, section_markdown
+
+    return (section_html if fmt == "html" else section_markdown)(inp.portfolio, _currency(inp))
+
+
+def _calibration(inp: Analysis, fmt: str) -> str:
+    """History against the written and the calibrated model, the fit statistics and warnings (`--history`)."""
+    if inp.calibration is None:
+        return ""
+    from simulator.calibration.report_section import section_html, section_markdown
+
+    return (section_html if fmt == "html" else section_markdown)(inp.calibration)
 
 
 def executive_summary(inp: Analysis) -> tuple[str | None, list[str]]:
@@ -533,5 +556,9 @@ def to_markdown(inp: Analysis) -> str:
                        ("whale", "Whale curve"), ("tornado", "What drives NPV"), ("causal_map", "Causal map")):
         if key in imgs:
             parts += [f"## {title}", f"![{title}](data:image/png;base64,{imgs[key]})"]
+        if key == "whale" and inp.portfolio is not None:
+            parts.append(_portfolio(inp, "md").strip())
+        if key == "whale" and inp.calibration is not None:
+            parts.append(_calibration(inp, "md"))
     parts += ["### Feedback loops", *[f"- **{lp.polarity}**: {lp.label}" for lp in inp.model.loops[:12]]]
     return "\n\n".join(parts) + "\n"

@@ -158,3 +158,12 @@ def test_the_summary_states_the_recommended_strategys_true_rank():
                           scorecard=pd.DataFrame(), model=model, strategies=("baseline", "a", "b"))
     best, lines = executive_summary(inp)
     assert best == "b" and "ranked 2nd of 2" in lines[0]
+
+
+def test_report_of_a_scenario_with_only_the_baseline(tmp_path):
+    """No strategy to compare: the report still renders (no ranking note), instead of a KeyError."""
+    out = tmp_path / "report.html"
+    result = spc("report", str(DATA / "calibrate_small.yaml"), "--replications", "2", "--months", "3",
+                 "--no-tornado", "--out", str(out))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "Rankings disagree" not in out.read_text()

@@ -78,6 +78,8 @@ COMMANDS = (  # every action, by name, for the command palette (ctrl+p)
     ("pin", "Pin results / unpin", "Keep these results: after a lever edit the tables show before → after"),
     ("toggle_theme", "Toggle light/dark theme", "Switch between the light and the dark theme"),
     ("help", "Help", "Keys and what each view shows"),
+    ("calibrate", "Calibration to history…", "Fit the scenario to a monthly history: charts, fit statistics (C)"),
+    ("portfolio", "Customer portfolio…", "Fit a transaction export: equity, parameters, whale curve, customers (P)"),
 )
 LEVERS_MIN_WIDTH = 110
 COMPACT_FOOTER_BELOW = 110  # columns under which the footer drops its padding and the palette key (^p still works)
@@ -107,6 +109,8 @@ class SpcApp(App[None]):
         Binding("h", "highlight", "Highlight", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("question_mark,f1", "help", "Help"),
+        Binding("P", "portfolio", "Portfolio", show=False),
+        Binding("C", "calibrate", "Calibrate", show=False),
         Binding("q", "quit", "Quit"),
         *(Binding(str(i), f"show_tab('{tab}')", label, show=False) for i, (tab, label) in enumerate(TABS, start=1)),
     ]
@@ -145,8 +149,10 @@ class SpcApp(App[None]):
         self.snapshot: RunSnapshot | None = None
         self.highlight: str | None = None
         self.opened_at = 0.0
+        self.first_run_id = 0  # the run started on opening: only its line tells the time from opening
+        # seconds after opening to the first replication, the first recommendation shown and the full comparison
         self.measured: dict[str, float] = {}
-        self.finished_runs: list[RunSnapshot] = []  # every RunFinished received for the current run (tests, bench)  # first replication and full comparison, seconds after opening
+        self.finished_runs: list[RunSnapshot] = []  # every RunFinished received for the current run (tests, bench)
         self._rerun_timer: Timer | None = None
         self._refresh_timer: Timer | None = None
         self._panels_pending: tuple[LoadedScenario, CompiledModel] | None = None
@@ -254,6 +260,7 @@ class SpcApp(App[None]):
         self.decision_view.prepare(decision_cost(message.loaded, self.decide_draws),
                                    bool(message.loaded.scenario.uncertainty.assumptions))
         self.start_run()
+        self.first_run_id = self.run_id
         # Building the panels (dozens of widgets) competes with the first in-process run for the interpreter
         # lock, so it waits for the first result (or a second, whichever comes first).
         self._panels_pending = (message.loaded, message.model)
@@ -375,18 +382,14 @@ class SpcApp(App[None]):
             return False
         self.measured.setdefault("first_replication_s", time.perf_counter() - self.opened_at)
         self.snapshot = snap
-        self.status.show(snap, state)
         if self._panels_pending is not None:
             self.call_after_refresh(self._build_panels)
-        if state == "Done" and self.timings:
-            first = self.measured["first_replication_s"]
-            total = time.perf_counter() - self.opened_at
-            self.status.message(f"Done: {snap.total} runs · {snap.replications} replications · {total:.1f} s after "
-                                f"opening (first result at {first:.1f} s)")
         if state != "Running":
-            self._refresh_views()
+            self._refresh_views()  # first: the line may only tell of a recommendation the comparison shows
         elif self._refresh_timer is None:
             self._refresh_timer = self.set_timer(REFRESH_EVERY, self._refresh_views)
+        self.status.show(snap, state, self.measured.get("first_recommendation_s")
+                         if snap.run_id == self.first_run_id else None)
         return True
 
     def _refresh_views(self) -> None:
@@ -404,6 +407,8 @@ class SpcApp(App[None]):
         if a is not None and self._rendered.get("comparison") is not a:
             self.comparison.show(snap)
             self._rendered["comparison"] = a
+            if self.comparison.recommendation is not None and snap.run_id == self.first_run_id:
+                self.measured.setdefault("first_recommendation_s", time.perf_counter() - self.opened_at)
         if active == "scorecard" and a is not None and self._rendered.get("scorecard") is not a:
             self._rendered["scorecard"] = a
             if a.scorecard.empty and not a.timeseries.empty:  # not computed while it was off screen
@@ -526,6 +531,24 @@ class SpcApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_calibrate(self) -> None:
+        """Calibration to history: its own screen over the tabs (runs on the pool's forkserver, else in-process)."""
+        if self.loaded is None:
+            self.notify("Calibration needs a scenario file: open one (o)", severity="warning")
+            return
+        from simulator.experiment import default_workers
+        from tui.screens.calibration import CalibrationScreen
+
+        pool = self.pool is not None and not self.pool.failed
+        workers = self.worker_count or default_workers(10**9) if pool else 1
+        self.push_screen(CalibrationScreen(self.loaded, workers=workers))
+
+    def action_portfolio(self) -> None:
+        """The customer portfolio of a transaction export, in the open scenario's currency (its own screen)."""
+        from tui.screens.portfolio import PortfolioScreen
+
+        self.push_screen(PortfolioScreen(self.loaded.scenario.metadata.currency if self.loaded else None))
 
     def action_pin(self) -> None:
         """Pin the results on screen (p again: unpin); later runs show before → after against them."""

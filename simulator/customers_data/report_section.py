@@ -57,11 +57,20 @@ def _png(fig, plt) -> bytes:
     return buf.getvalue()
 
 
-def _lines(rep: dict) -> list[str]:
+def _money(x: float, currency: str | None) -> str:
+    """With a currency (the scenario report's) '€12.3k'; without (a transaction file has none) '12,345'."""
+    if currency is None:
+        return f"{x:,.0f}"
+    from simulator.analysis.units import money
+
+    return money(x, currency)
+
+
+def _lines(rep: dict, currency: str | None = None) -> list[str]:
     fit, eq, w, r = rep["fit"], rep["equity"], rep["whale"], rep["repricing"]
     cal = fit["calibration"]
     lines = [f"Fitted from {fit['file']}: {fit['customers']:,} customers, {fit['purchases']:,} purchases, calibration "
-             f"{cal['start']} to {cal['end']} ({cal['weeks']} weeks). {fit['method']}.", ""]
+             f"{cal['start']} to {cal['end']} ({cal['weeks']} weeks). {fit['method'][0].upper() + fit['method'][1:]}.", ""]
     lines += ["| model | parameter | estimate | 95% interval |", "|---|---|---|---|"]
     for m in fit["models"]:
         for k, p in m["parameters"].items():
@@ -70,13 +79,26 @@ def _lines(rep: dict) -> list[str]:
     lines.append("")
     if fit["rules"]:
         lines += ["Data rules applied: " + "; ".join(f"{x['rule']} ({x['count']:,})" for x in fit["rules"]) + ".", ""]
-    ci = f" (95% {eq['ci95'][0]:,.0f} to {eq['ci95'][1]:,.0f})" if eq["ci95"] else ""
-    lines += [f"Customer equity {eq['clv_sum']:,.0f}{ci}; {eq['expected_alive']:,.0f} of {eq['customers']:,} customers "
-              f"expected alive. Top 20% of customers: {w['realised_top20']:.1%} of realised profit, "
+    ci = f" (95% {_money(eq['ci95'][0], currency)} to {_money(eq['ci95'][1], currency)})" if eq["ci95"] else ""
+    lines += [f"Customer equity {_money(eq['clv_sum'], currency)}{ci}; {eq['expected_alive']:,.0f} of "
+              f"{eq['customers']:,} customers expected alive. Top 20% of customers: {w['realised_top20']:.1%} of realised profit, "
               f"{w['predicted_top20']:.1%} of predicted CLV.", ""]
     if rep["assumptions"]["cost_to_serve"]:
-        lines += [f"Repricing candidates: {r['customers']:,} customers with negative expected value after cost to serve; "
-                  f"repricing them to break even (or letting them go) is worth {r['worth']:,.0f}.", ""]
+        lines += [f"Repricing candidates: {r['customers']:,} customers with negative expected value after cost to "
+                  f"serve; repricing them to break even (or letting them go) is worth {_money(r['worth'], currency)}.", ""]
+    else:
+        lines += ["Repricing candidates: none can be named without a costs file (cost to serve), so every expected "
+                  "value is zero or more.", ""]
+    for key, title in (("top", "Top customers by predicted lifetime value"),
+                       ("candidates", "Repricing candidates (most negative expected value first)")):
+        if rep.get(key):
+            cur = f" ({currency})" if currency else ""
+            lines += [f"{title}:", "", "| customer | repeat purchases | P(alive) | purchases next 12 months | "
+                      f"mean spend{cur} | CLV{cur} | CLV 95% interval |", "|---|---|---|---|---|---|---|"]
+            lines += [f"| {c['customer_id']} | {c['frequency']:,.0f} | {c['p_alive']:.2f} | {c['purchases_12m']:.2f} | "
+                      f"{c['spend']:,.2f} | {c['clv']:,.1f} | "
+                      + (f"{c['clv_lo']:,.1f} to {c['clv_hi']:,.1f} |" if "clv_lo" in c else "- |") for c in rep[key]]
+            lines.append("")
     if "holdout" in rep:
         h = rep["holdout"]
         lines += [f"Holdout ({h['weeks']:.1f} weeks): actual {h['actual']:,} repeat purchases, predicted "
@@ -88,15 +110,15 @@ def _lines(rep: dict) -> list[str]:
     return lines
 
 
-def section_markdown(rep: dict) -> str:
-    return "## Customer portfolio\n\n" + "\n".join(_lines(rep)) + "\n"
+def section_markdown(rep: dict, currency: str | None = None) -> str:
+    return "## Customer portfolio\n\n" + "\n".join(_lines(rep, currency)) + "\n"
 
 
-def section_html(rep: dict) -> str:
+def section_html(rep: dict, currency: str | None = None) -> str:
     """The section as HTML with the charts embedded (no external files)."""
     body = []
     table: list[str] = []
-    for line in _lines(rep):
+    for line in _lines(rep, currency):
         if line.startswith("|"):
             if not line.startswith("|---"):
                 cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
@@ -111,9 +133,11 @@ def section_html(rep: dict) -> str:
     if table:
         body.append("<table>" + "".join(table) + "</table>")
     for title, png in _charts(rep):
-        body.append(f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,'
-                    f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(title)}</figcaption></figure>')
-    return "<section><h2>Customer portfolio</h2>" + "".join(body) + "</section>"
+        # side by side, two to a row on a wide page (the chart titles say what each is)
+        body.append('<figure style="display:inline-block;width:48%;margin:0.5em 1% 0.5em 0;vertical-align:top">'
+                    f'<img style="max-width:100%" alt="{html.escape(title)}" src="data:image/png;base64,'
+                    f'{base64.b64encode(png).decode()}"></figure>')
+    return "<section id=\"customer-portfolio\"><h2>Customer portfolio</h2>" + "".join(body) + "</section>"
 
 
 def write_report(rep: dict, path: str) -> None:
@@ -132,3 +156,42 @@ def write_report(rep: dict, path: str) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
+
+
+def analyse_transactions(transactions: str, *, customer_id: str | None = None, date: str | None = None,
+                         amount: str | None = None, calibration_end=None, costs: str | None = None,
+                         draws: int = 100, top: int = 10, base: str | None = None):
+    """(Analysis, portfolio data) of `spc portfolio TRANSACTIONS` with its defaults: one code path for the
+    portfolio command, the scenario report's section and the terminal UI's screen, so all three show the same
+    numbers. The data adds the `top` customers by CLV and the `top` most negative ones (repricing candidates)."""
+    import argparse
+
+    from simulator.cli_portfolio import portfolio_report
+    from simulator.customers_data.args import add_common
+    from simulator.customers_data.pipeline import analyse, frame_records
+
+    require_data_extra()
+    parser = argparse.ArgumentParser()
+    add_common(parser)
+    args = parser.parse_args([str(transactions)])
+    args.customer_id, args.date, args.amount, args.costs = customer_id, date, amount, costs
+    args.calibration_end = calibration_end
+    if base is not None:  # whose capacity cost rate costs handle minutes (the report's own scenario)
+        args.base = base
+    a = analyse(args, draws=draws)
+    rep = portfolio_report(a)
+    c = a.valuation.customers
+    cols = [k for k in ("customer_id", "frequency", "p_alive", "purchases_12m", "spend", "clv", "clv_lo", "clv_hi")
+            if k in c]
+    rep["top"] = frame_records(c.sort_values("clv", ascending=False).head(top)[cols])
+    rep["candidates"] = frame_records(c[c["clv"] < 0].sort_values("clv").head(top)[cols])
+    for row in rep["top"] + rep["candidates"]:
+        row["customer_id"] = str(row["customer_id"])
+    return a, rep
+
+
+def require_data_extra() -> None:
+    """The one-line UsageError naming the `data` extra, raised before anything slow starts."""
+    from simulator.customers_data.fit import _require
+
+    _require()

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from simulator.errors import Problem, ScenarioError
 from simulator.graph.links import LinkFunction, compile_link
 from simulator.ports import ENGINE_LINKS, READ_PORTS, WRITTEN_PORTS
 from simulator.scenario.loader import LoadedScenario, load, locate
 from simulator.scenario.models import Scenario
+
+if TYPE_CHECKING:  # imported where a graph is built: networkx alone took a fifth of the terminal UI's start-up
+    import networkx as nx
 
 MAX_LOOP_LENGTH = 14
 MAX_LOOPS = 500
@@ -63,6 +65,8 @@ def _sign(effect: float, fn: LinkFunction) -> int:
 
 def build_graph(scenario: Scenario, functions: dict[str, LinkFunction]) -> nx.DiGraph:
     """Scenario nodes and links plus the engine's port-to-port paths that connect declared nodes."""
+    import networkx as nx
+
     g = nx.DiGraph()
     for node in scenario.network.nodes:
         g.add_node(node.name, kind=node.kind, unit=node.unit, reference=node.reference, declared=True)
@@ -91,6 +95,8 @@ def build_graph(scenario: Scenario, functions: dict[str, LinkFunction]) -> nx.Di
 
 
 def find_loops(g: nx.DiGraph) -> tuple[Loop, ...]:
+    import networkx as nx
+
     loops: list[Loop] = []
     for cycle in nx.simple_cycles(g, length_bound=MAX_LOOP_LENGTH):
         edges = list(zip(cycle, cycle[1:] + cycle[:1], strict=False))
@@ -113,6 +119,8 @@ def _canonical(cycle: list[str]) -> tuple[str, ...]:
 def compile_scenario(scenario: Scenario, positions: dict | None = None, source: str = "<scenario>",
                      content_hash: str = "") -> CompiledModel:
     """Compile a validated scenario, or raise ScenarioError for an algebraic loop."""
+    import networkx as nx
+
     nodes = {n.name: n for n in scenario.network.nodes}
     functions = {
         link.id: compile_link(link, nodes[link.source].reference, nodes[link.target].reference)

@@ -28,6 +28,8 @@ Compare CRM strategies on the service-profit chain. Every strategy runs on the s
 | `h` | highlight the next strategy's band in the time series |
 | `m` | time series: profit cumulative (default) or monthly (3-month rolling mean) |
 | `←` `→` | scroll a wide table (the line under it names the columns off screen) |
+| `C` | calibration to history: fit the open scenario to a monthly history file (as `spc calibrate`) and plot it |
+| `P` | customer portfolio: fit a transaction export (as `spc portfolio`; needs the `data` extra) |
 | `t` | light or dark theme |
 | `ctrl+p` | command palette: every action by name |
 | `?` | this help · `q` quit |

@@ -266,11 +266,20 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
         if self._last is not None:
             self.show(*self._last)
 
-    def show(self, snap: RunSnapshot, strategies: tuple[str, ...]) -> None:
+    def on_resize(self) -> None:
+        """Ticks and rows are chosen for each chart's height: a new size redraws them."""
+        if self._last is not None:
+            self.show(*self._last)
+
+    def show(self, snap: RunSnapshot, strategies: tuple[str, ...], laid_out: bool = False) -> None:
         ts = snap.partial_timeseries
         if ts.empty:
             return
         self._last = (snap, strategies)
+        if not laid_out and any(p.size.height == 0 for p in self.query(PlotextPlot)):
+            # shown before the first layout (the tab just opened): draw once the charts have their height
+            self.call_after_refresh(self.show, snap, strategies, True)
+            return
         model = snap.analysis.model if snap.analysis is not None else getattr(self.app, "model", None)
         scenario = getattr(model, "scenario", None)
         currency = scenario.metadata.currency if scenario is not None else None
