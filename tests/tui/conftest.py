@@ -48,3 +48,16 @@ async def wait_for_rerun_after_typing(app, pilot, timeout: float = 120.0) -> Non
     await pilot.pause(app.debounce + 0.3)
     target = app.run_id
     await wait_for_finished_run(app, pilot, newer_than=target - 1, timeout=timeout)
+
+
+async def wait_for_error(app, pilot, expected: str) -> None:
+    """Wait until the app shows its error panel, then check it names `expected` and the app runs on, empty."""
+    from textual.widgets import Static
+
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if app.query_one("#errors").display:
+            break
+    text = str(app.query_one("#errors", Static).render())
+    assert "Cannot open this scenario" in text and expected in text, text
+    assert app.is_running and app.model is None

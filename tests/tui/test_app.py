@@ -14,6 +14,7 @@ from tests.tui.conftest import (
     SHIPPED,
     retype,
     run_async,
+    wait_for_error,
     wait_for_finished_run,
     wait_for_rerun_after_typing,
 )
@@ -71,13 +72,7 @@ async def test_bad_lever_value_is_flagged_and_nothing_runs():
 async def test_broken_file_shows_its_errors_and_the_app_keeps_working():
     app = SpcApp(str(DATA / "invalid" / "link_unknown_node.yaml"), **FAST)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if app.query_one("#errors").display:
-                break
-        text = str(app.query_one("#errors", Static).render())
-        assert "Cannot open this scenario" in text and "link_unknown_node.yaml:" in text
-        assert app.is_running and app.model is None
+        await wait_for_error(app, pilot, "link_unknown_node.yaml:")
         app.open_scenario(SHIPPED)  # a good file after a bad one opens and runs
         await wait_for_finished_run(app, pilot)
         assert not app.query_one("#errors").display

@@ -3,23 +3,15 @@ loader's one-line error and keeps running."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from tests.helpers import DATA
-from tests.tui.conftest import FAST, run_async
+from tests.tui.conftest import FAST, run_async, wait_for_error
 from tui.app import SpcApp
 
 
 async def _shows_error(path, expected: str) -> None:
     app = SpcApp(str(path), **FAST)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if app.query_one("#errors").display:
-                break
-        text = str(app.query_one("#errors", Static).render())
-        assert "Cannot open this scenario" in text and expected in text, text
-        assert app.is_running and app.model is None
+        await wait_for_error(app, pilot, expected)
 
 
 @run_async
