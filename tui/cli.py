@@ -138,7 +138,7 @@ def _run_ending_workers(build_app) -> None:
     import threading
 
     from simulator.errors import Terminated
-    from simulator.processes import end_children
+    from simulator.processes import end_children, start_unwind_watchdog
 
     received: list[int] = []
     app = None
@@ -153,6 +153,7 @@ def _run_ending_workers(build_app) -> None:
         received.append(signum)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second signal must not cut the cleanup short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        start_unwind_watchdog(signum)  # should the exception or the close be lost, the process still ends
         end_children()
         if app is None or getattr(app, "_loop", None) is None:  # not running yet: unwind right here
             raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
