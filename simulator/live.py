@@ -95,7 +95,8 @@ class WorkerPool:
 
     def _start(self) -> None:
         try:
-            warm()  # compile the service kernel once (written to the disk cache) before the workers load it
+            # (no warm() here: the fork server compiled or loaded the kernels before forking the first worker
+            # (engine.preload); in this process it cost ~0.35 s of the UI's CPU while the app was starting)
             executor = ProcessPoolExecutor(self.workers, mp_context=self._context)
             with self._lock:
                 self._executor = executor

@@ -322,7 +322,7 @@ class StoredRun(ExperimentResult):
         return load_data(self.scenario_data or {}, self.scenario_file)
 
     def model(self) -> CompiledModel:
-        """The compiled variant, e.g. for `simulator.report.analyse(run.model(), run.scenario_hash, ...)`."""
+        """The compiled variant, e.g. for `simulator.analysis.run_analysis.analyse(run.model(), run.scenario_hash, ...)`."""
         from simulator.graph.compiler import compile_scenario
 
         return compile_scenario(self.scenario(), source=self.scenario_file, content_hash=self.scenario_hash)

@@ -172,6 +172,10 @@ def test_spc_calibrate_writes_a_file_decide_can_sample(design, tmp_path, capsys)
         assert code == 0, captured.err
         assert f"{BUDGET * REPS:,} runs; {BUDGET * REPS:,} already stored, 0 to run" in captured.err
         assert "fit to the history" in captured.out and "U^M" in captured.out
+        # people read labels; the raw paths only as --fit options to type (the link's '>' quoted for a shell)
+        assert "Regulars: acquisition per month" in captured.out and "Customers won" in captured.out
+        assert f"--fit {ACQ}" in captured.out and f"--fit '{EFFECT}'" in captured.out
+        assert captured.out.count(ACQ) == 1 and "customers_won" not in captured.out
         fitted = load(out)
         assumption = fitted.scenario.uncertainty.assumptions[ACQ]
         assert assumption.dist == "normal" and abs(assumption.mean - 12.0) < 1.2

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from simulator.calibration.history import observation_matrix
+from simulator.calibration.labels import metric_heading, metric_label, parameter_label
 from simulator.calibration.report_section import (
     parameter_rows,
     run_calibration,
@@ -76,16 +77,24 @@ def test_section_shows_the_calibrations_own_statistics_and_parameters(calibrated
     value, _ = observation_matrix(result.setup.history, result.setup.metrics, result.setup.months)
     rows = statistics_rows(result)
     assert len(rows) == 2 * len(METRICS)  # calibrated and written, per metric
-    for j, metric in enumerate(result.setup.metrics):
+    # metrics by their labels (with a unit where one is known: the nodes of this file declare none)
+    assert list(result.setup.metrics) == ["active_customers", "service_quality"]
+    headings = ["Active customers", "Service quality"]
+    assert sorted({r[0] for r in rows}) == headings
+    for j, heading in enumerate(headings):
         rmse = fit_statistics(result.trajectories["calibrated"][:, j], value[:, j])["rmse"]
-        row = next(r for r in rows if r[0] == metric and r[2] == "calibrated")
+        row = next(r for r in rows if r[0] == heading and r[2] == "calibrated")
         assert float(row[3]) == pytest.approx(rmse, rel=1e-3)
     for row in rows:
         assert "<td>" + "</td><td>".join(row) + "</td>" in html
         assert "| " + " | ".join(row) + " |" in md
     (param,) = parameter_rows(result)
     est = result.estimates.iloc[0]
-    assert param[0] == CHURN and param[6] == f"{est.lo90:.4g}..{est.hi90:.4g}"
+    assert param[0] == "Regulars: churn per month" and param[6] == f"{est.lo90:.4g}..{est.hi90:.4g}"
+    # the raw names only where a person types them: the --fit hint
+    assert f"<code>--fit {CHURN}</code>" in html and f"`--fit {CHURN}`" in md
+    assert "Calibrated to " in html and "Active customers, Service quality over 36 months" in html
+    assert "active_customers" not in html.replace(f"--fit {CHURN}", "")
     assert est.lo90 <= 0.03 <= est.hi90  # the history was made at 0.03
     # the chart is an embedded PNG of the history against the model, in both formats
     png = re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1)
@@ -133,3 +142,21 @@ def test_report_calibration_bad_input_is_one_line_exit_2(calibrated, tmp_path, c
         "--history", str(bad))
     assert f"did you mean '{CHURN}'" in run("--history", str(history), "--fit", "segments.regulars.churn_per_mnth")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_metrics_and_parameter_paths_read_by_their_labels():
+    scenario = load(Path(__file__).parents[1] / "scenarios" / "service_profit_chain.yaml").scenario
+    # a node: its label and unit; an engine series: humanised, with the unit the report's charts give it
+    assert metric_heading(scenario, "employee_satisfaction") == "Employee satisfaction (index 0-100)"
+    assert metric_heading(scenario, "nps") == "Net Promoter Score (points)"
+    assert metric_heading(scenario, "customer_satisfaction") == "Customer satisfaction (score 0-10)"
+    assert metric_heading(scenario, "active_customers") == "Active customers"  # not "(customers)" again
+    assert metric_label(scenario, "customers_lost") == "Customers lost"
+    assert parameter_label(scenario, "segments.mass_retail.churn_per_month") == "Mass retail: churn per month"
+    assert (parameter_label(scenario, "links.employee_satisfaction->service_quality.effect")
+            == "Employee satisfaction → Service quality: effect")
+    assert parameter_label(scenario, "nodes.service_quality.reference") == "Service quality: reference"
+    assert parameter_label(scenario, "employees.headcount") == "Employees: headcount"
+    assert (parameter_label(scenario, "initiatives.people_programme.effects.2.scale")
+            == "People programme (training, tools, pay): effect on Pay index (scale)")
+    assert parameter_label(scenario, "something_unknown") == "something_unknown"

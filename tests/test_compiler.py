@@ -15,7 +15,7 @@ from simulator.graph.network import NetworkState
 from simulator.graph.render import to_dot, to_mermaid
 from simulator.scenario.loader import load, load_data
 from simulator.scenario.models import Link
-from tests.scenario_helpers import INVALID, SHIPPED, network_scenario, run_spc, write_yaml
+from tests.scenario_helpers import INVALID, ROOT, SHIPPED, network_scenario, run_spc, write_yaml
 
 
 def aux(name: str, reference: float = 1.0, **extra) -> dict:
@@ -333,3 +333,41 @@ def test_integrating_stock_accumulates() -> None:
     assert state.values["pool"] == 100
     values = state.step(7.0, {}, {"lever_l": 1}, {})
     assert values["pool"] == pytest.approx(100 + 7 * 2.0, abs=1e-12)
+
+
+def test_the_evaluation_order_is_networkx_lexicographic_topological_sort() -> None:
+    """compile_scenario orders the auxiliaries without networkx (kept off the run path): the same order as
+    networkx's lexicographical_topological_sort on random graphs, and None exactly when networkx finds a cycle."""
+    import random
+
+    import networkx as nx
+
+    from simulator.graph.compiler import lexicographic_order
+
+    rng = random.Random(7)
+    cyclic = 0
+    for _ in range(400):
+        names = [f"n{rng.randrange(1000):03d}" for _ in range(rng.randrange(1, 12))]
+        names = list(dict.fromkeys(names))
+        edges = [(a, b) for a in names for b in names if a != b and rng.random() < 0.15]
+        g = nx.DiGraph()
+        g.add_nodes_from(names)
+        g.add_edges_from(edges)
+        if nx.is_directed_acyclic_graph(g):
+            assert lexicographic_order(names, edges) == tuple(nx.lexicographical_topological_sort(g))
+        else:
+            cyclic += 1
+            assert lexicographic_order(names, edges) is None
+    assert 20 < cyclic < 380  # both kinds were tried
+
+
+def test_compiling_imports_no_networkx_until_the_graph_is_asked_for() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom simulator.graph.compiler import compile_file\n"
+            "m = compile_file('scenarios/service_profit_chain.yaml')\n"
+            "assert 'networkx' not in sys.modules\n"
+            "assert len(m.loops) > 0 and 'networkx' in sys.modules and m.graph.number_of_nodes() > 0\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

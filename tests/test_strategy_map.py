@@ -136,9 +136,10 @@ def test_report_map_uses_an_attribution_only_for_the_strategy_it_shows(monkeypat
 def test_report_explain_fills_the_attribution_of_the_mapped_strategy(tmp_path) -> None:
     from dataclasses import replace
 
-    from simulator.cli_report import with_attribution
+    from simulator.analysis.run_analysis import analyse
+    from simulator.cli.report import with_attribution
     from simulator.experiment import run_experiment
-    from simulator.report import analyse, map_strategy
+    from simulator.report import map_strategy
 
     model = compile_file("tests/data/engine_small.yaml")
     res = run_experiment(model, replications=2, months=4, workers=1)

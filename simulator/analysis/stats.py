@@ -34,33 +34,65 @@ def mean_ci(values) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
+LOCAL = 0.2
+"""Half-width on the log (logit) scale up to which `bounded_mean_ci` is the log (logit) interval."""
+FADE = 0.4
+"""Half-width on that scale from which on `bounded_mean_ci` is the t interval clipped to the range."""
+
+
 def bounded_mean_ci(values, lower: float = 0.0, upper: float | None = None) -> tuple[float, float, float]:
     """(mean, ci_low, ci_high) of a quantity that cannot leave [lower, upper]: a 95% CI that stays inside.
 
-    The Student t interval of the mean is built on the log scale of (mean - lower) or, with an upper bound too,
-    on the logit scale of the mean's place in [lower, upper] (delta method: half-width t * se / g'(mean)), and
-    mapped back. It uses the replications' own spread, as `mean_ci` does, so it is as wide as the disagreement
-    between replications (a pooled Poisson interval on counts would not be: quits and satisfaction feed back on
-    each other within a replication). It is asymmetric, never crosses a bound, and tends to `mean_ci` when the
-    spread is small against the distance to the bound. With one value, or no spread, the interval is the mean.
+    Two intervals, both from the replications' own spread as `mean_ci` (a pooled Poisson interval on counts
+    would be too narrow: quits and satisfaction feed back on each other within a replication):
+
+    - the Student t interval built on the log scale of (mean - lower) or, with an upper bound too, on the logit
+      scale of the mean's place in [lower, upper] (delta method: half-width h = t * se / g'(mean) on that scale),
+      mapped back. It is asymmetric the way the sampling distribution of a positive, right-skewed mean is, but
+      it rests on linearising g at the mean, which holds only while h is small: mapped back, its upper end is
+      (mean - lower) * e^h, which explodes (2 replications of 20% and 55% turnover: t = 12.7, h = 5.9, the
+      upper end 14,100%);
+    - the plain Student t interval clipped to [lower, upper] (the true mean is inside the range, so clipping
+      costs no coverage).
+
+    The log (logit) interval is used while h <= LOCAL = 0.2 (there the back-transform's curvature, e^h - 1 - h
+    ~ h^2 / 2, is about a tenth of the linear part h: the linearisation holds); from h >= FADE = 0.4 on it is
+    the clipped t interval; in between each end moves linearly from one to the other, so the interval changes
+    continuously with the data. Hence it never crosses a bound (it may reach one: with few replications and a
+    wide spread it is [lower, ...]); neither end lies beyond the clipped t interval's by more than 0.026 times
+    the mean's distance to the nearer bound (the blend's largest overshoot, (2 - 5h)(e^h - 1 - h) at h = 0.27;
+    the end towards the bound never does); and it tends to `mean_ci` when the spread is small against the
+    distance to the bound. Seeded simulation (gamma turnover with the shipped case's spread, CV 0.39;
+    lognormal; normal) gives coverage no lower than the clipped t interval's, 0.93-0.95 for n = 2 to 30;
+    tests/test_stats.py checks it. With one value, or no spread, the interval is the mean.
     """
     x = np.asarray(values, dtype=float)
     m, lo, hi = mean_ci(x)
     if x.size < 2 or not math.isfinite(m) or lo == hi:
         return m, lo, hi
-    half = t975(x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    half = hi - m
     if upper is None:
         room = m - lower
         if room <= 0:  # values outside the stated range: keep the plain interval
             return m, lo, hi
-        spread = math.exp(half / room)
-        return m, lower + room / spread, lower + room * spread
-    width = upper - lower
-    p = (m - lower) / width
-    if not 0 < p < 1:
-        return m, lo, hi
-    logit, h = math.log(p / (1 - p)), half / (width * p * (1 - p))
-    return m, lower + width / (1 + math.exp(-(logit - h))), lower + width / (1 + math.exp(-(logit + h)))
+        h = half / room
+        t_lo, t_hi = max(lo, lower), hi
+        g_lo, g_hi = (lower + room * math.exp(-h), lower + room * math.exp(h)) if h < FADE else (t_lo, t_hi)
+    else:
+        width = upper - lower
+        p = (m - lower) / width
+        if not 0 < p < 1:
+            return m, lo, hi
+        h = half / (width * p * (1 - p))
+        t_lo, t_hi = max(lo, lower), min(hi, upper)
+        if h < FADE:
+            logit = math.log(p / (1 - p))
+            g_lo = lower + width / (1 + math.exp(-(logit - h)))
+            g_hi = lower + width / (1 + math.exp(-(logit + h)))
+        else:
+            g_lo, g_hi = t_lo, t_hi
+    w = min(1.0, max(0.0, (FADE - h) / (FADE - LOCAL)))  # weight of the log (logit) interval
+    return m, w * g_lo + (1 - w) * t_lo, w * g_hi + (1 - w) * t_hi
 
 
 def proportion_ci(successes: int, n: int) -> tuple[float, float]:

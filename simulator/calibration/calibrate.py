@@ -281,7 +281,10 @@ def uninformed(sd_ratio: float) -> bool:
 
 
 def identifiability(result: Calibration) -> list[str]:
-    """Parameters the history barely informs, and pairs it cannot tell apart."""
+    """Parameters the history barely informs, and pairs it cannot tell apart (by their labels)."""
+    from simulator.calibration.labels import parameter_label
+
+    scenario = result.setup.loaded.scenario
     out = []
     kind = "posterior" if result.method == "posterior" else "fitted"
     then = ("its fitted distribution stays close to the prior" if result.method == "posterior"
@@ -289,14 +292,15 @@ def identifiability(result: Calibration) -> list[str]:
     for row in result.estimates.itertuples():
         if uninformed(row.sd_ratio):
             ratio = "no" if not np.isfinite(row.sd_ratio) else f"{row.sd_ratio:.2f} x the prior's"
-            out.append(f"{row.path}: the history barely informs it ({kind} sd {ratio}); {then}")
-    paths = result.setup.paths
+            out.append(f"the history barely informs '{parameter_label(scenario, row.path)}' ({kind} sd {ratio}); "
+                       f"{then}")
+    paths = [f"'{parameter_label(scenario, p)}'" for p in result.setup.paths]
     for i in range(len(paths)):
         for j in range(i + 1, len(paths)):
             r = float(result.correlation[i, j])
             if abs(r) > STRONG_CORRELATION:
-                out.append(f"{paths[i]} and {paths[j]} are correlated {r:+.2f} in the posterior: the history pins "
-                           "down a combination of them, not each")
+                out.append(f"{paths[i]} and {paths[j]} are correlated {r:+.2f} in the posterior: the history "
+                           "pins down a combination of them, not each")
     return out
 
 

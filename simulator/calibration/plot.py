@@ -1,4 +1,5 @@
-"""History against the calibrated model: one panel per metric, with the 90% band and the file as written.
+"""History against the calibrated model: one panel per metric (its label and unit), with the 90% band and the
+file as written.
 
 matplotlib (a dependency already, for the report's charts), drawn off-screen; PNG or SVG by the file's suffix.
 """
@@ -11,6 +12,7 @@ import numpy as np
 
 from simulator.calibration.calibrate import Calibration
 from simulator.calibration.history import observation_matrix
+from simulator.calibration.labels import metric_heading
 from simulator.errors import UsageError
 
 FORMATS = (".png", ".svg")
@@ -52,7 +54,7 @@ def plot(result: Calibration, path: str | Path) -> Path:
                     color="black", elinewidth=0.8, label="history")
         if setup.fit_until:
             ax.axvline(setup.fit_until + 0.5, color="tab:red", lw=0.8, ls=":")
-        ax.set_title(metric, fontsize=10)
+        ax.set_title(metric_heading(setup.loaded.scenario, metric), fontsize=10)
         ax.set_xlabel("month", fontsize=8)
         ax.tick_params(labelsize=8)
     for k in range(n, rows * cols):

@@ -6,7 +6,8 @@ through the same stages, executors and results database as the command line: a c
 by `spc calibrate` with the same scenario, budget, replications and seed is read back from its store, not
 run again. The section shows, per metric, the history against the written and the calibrated model with
 its 90% band (the `--plot` chart), the fit statistics, the identifiability warnings and the fitted
-parameters with their 90% intervals.
+parameters with their 90% intervals; metrics and parameters by their labels (simulator.calibration.labels),
+the parameter paths only as the `--fit` options that would fit them again.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def run_calibration(loaded: LoadedScenario, history: str | Path, fit: Sequence[s
     from simulator.batch.executors import LocalExecutor
     from simulator.calibration.calibrate import calibrate, prepare_setup
     from simulator.calibration.design import plan_design, runner
-    from simulator.cli_calibrate import RUNS_PER_PARAMETER
+    from simulator.cli.calibrate import RUNS_PER_PARAMETER
     from simulator.store import Store
 
     setup = prepare_setup(loaded, history, fit, None, "baseline", replications, seed)
@@ -88,7 +89,7 @@ def run_calibration(loaded: LoadedScenario, history: str | Path, fit: Sequence[s
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`spc report`'s calibration options (the same meaning as `spc calibrate`'s)."""
-    from simulator.cli_calibrate import DEFAULT_STORE
+    from simulator.cli.calibrate import DEFAULT_STORE
     from simulator.limits import bounded_int
 
     g = p.add_argument_group("calibration to history (the same runs as spc calibrate, read back from its store)")
@@ -155,27 +156,37 @@ def _f(x: float, decimals: int = 2) -> str:
 
 
 def statistics_rows(result: Calibration) -> list[list[str]]:
-    """The fit statistics per metric, sample and model, as `spc calibrate` prints them."""
+    """The fit statistics per metric (its label and unit: RMSE is in that unit), sample and model."""
+    from simulator.calibration.labels import metric_heading
+
+    scenario = result.setup.loaded.scenario
     rows = []
     for r in result.statistics.itertuples():
         band = f"{r.in_band:.0%}" if r.model == "calibrated" and math.isfinite(r.in_band) else ""
-        rows.append([r.metric, r.sample, r.model, _g(r.rmse), _f(r.mape, 1), _f(r.r2), _f(r.um), _f(r.us),
-                     _f(r.uc), band])
+        rows.append([metric_heading(scenario, r.metric), r.sample, r.model, _g(r.rmse), _f(r.mape, 1), _f(r.r2),
+                     _f(r.um), _f(r.us), _f(r.uc), band])
     return rows
 
 
 def parameter_rows(result: Calibration) -> list[list[str]]:
-    """Per fitted parameter: written value, prior, fitted mean, sd, 90% interval and sd/prior sd."""
-    return [[r.path, _g(r.value), _g(r.prior_mean), f"{_g(r.prior_lo90)}..{_g(r.prior_hi90)}", _g(r.mean),
-             _g(r.sd, 2), f"{_g(r.lo90)}..{_g(r.hi90)}", _g(r.sd_ratio, 2)] for r in result.estimates.itertuples()]
+    """Per fitted parameter (by its label): written value, prior, fitted mean, sd, 90% interval, sd/prior sd."""
+    from simulator.calibration.labels import parameter_label
+
+    scenario = result.setup.loaded.scenario
+    return [[parameter_label(scenario, r.path), _g(r.value), _g(r.prior_mean),
+             f"{_g(r.prior_lo90)}..{_g(r.prior_hi90)}", _g(r.mean), _g(r.sd, 2), f"{_g(r.lo90)}..{_g(r.hi90)}",
+             _g(r.sd_ratio, 2)] for r in result.estimates.itertuples()]
 
 
 def describe(result: Calibration) -> str:
+    from simulator.calibration.labels import metric_label
+
     setup = result.setup
     how = ("posterior (emcee on a Gaussian-process emulator)" if result.method == "posterior"
            else "point fit (least squares on the emulator, refined with real runs)")
     holdout = f"; fitted on months 1-{setup.fit_until}, later months out of sample" if setup.fit_until else ""
-    return (f"Calibrated to {setup.history.file}: {', '.join(setup.metrics)} over {setup.history.last_month} months; "
+    metrics = ", ".join(metric_label(setup.loaded.scenario, m) for m in setup.metrics)
+    return (f"Calibrated to {setup.history.file}: {metrics} over {setup.history.last_month} months; "
             f"{how}; {result.design_runs:,} design runs and {result.extra_runs:,} further runs{holdout}.")
 
 
@@ -192,6 +203,8 @@ def chart_png(result: Calibration) -> bytes:
 
 
 def section_html(result: Calibration) -> str:
+    from simulator.calibration.labels import FIT_HINT, fit_options
+
     e = html.escape
 
     def table(head, rows) -> str:
@@ -199,6 +212,7 @@ def section_html(result: Calibration) -> str:
                 + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
                 + "</tbody></table>")
 
+    options = fit_options(result.estimates["path"])
     png = chart_png(result)
     chart = (f'<img alt="history against the calibrated model" src="data:image/png;base64,'
              f'{base64.b64encode(png).decode()}">' if png else "")
@@ -206,10 +220,13 @@ def section_html(result: Calibration) -> str:
                 + "</ul>") if result.warnings else "<p>No identifiability warnings.</p>"
     return (f'<section class="calibration"><h2>{TITLE}</h2><p>{e(describe(result))}</p>{chart}'
             f"<h3>Fit to the history</h3><p>{e(NOTE)}</p>{table(STATS_HEAD, statistics_rows(result))}{warnings}"
-            f"<h3>Fitted parameters</h3>{table(PARAMS_HEAD, parameter_rows(result))}</section>")
+            f"<h3>Fitted parameters</h3>{table(PARAMS_HEAD, parameter_rows(result))}"
+            f"<p><small>{FIT_HINT} {' '.join(f'<code>{e(o)}</code>' for o in options)}</small></p></section>")
 
 
 def section_markdown(result: Calibration) -> str:
+    from simulator.calibration.labels import FIT_HINT, fit_options
+
     def table(head, rows) -> str:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(lines + ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows])
@@ -221,5 +238,6 @@ def section_markdown(result: Calibration) -> str:
     parts += ["### Fit to the history", NOTE, table(STATS_HEAD, statistics_rows(result))]
     parts += (["### Identifiability", "\n".join(f"- warning: {w}" for w in result.warnings)] if result.warnings
               else ["No identifiability warnings."])
-    parts += ["### Fitted parameters", table(PARAMS_HEAD, parameter_rows(result))]
+    parts += ["### Fitted parameters", table(PARAMS_HEAD, parameter_rows(result)),
+              f"{FIT_HINT} {' '.join(f'`{o}`' for o in fit_options(result.estimates['path']))}"]
     return "\n\n".join(parts)

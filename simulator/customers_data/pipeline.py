@@ -10,7 +10,14 @@ import pandas as pd
 
 from simulator.customers_data.fit import Fit, fit_bgnbd, fit_gamma_gamma
 from simulator.customers_data.read import Costs, Transactions, read_costs, read_transactions
-from simulator.customers_data.value import Valuation, value_customers
+from simulator.customers_data.value import (
+    Valuation,
+    conditional_expectations,
+    top_share,
+    tracking,
+    value_customers,
+    whale_curve,
+)
 from simulator.errors import UsageError
 
 
@@ -122,3 +129,37 @@ def print_fit(a: Analysis) -> None:
 
 def frame_records(frame: pd.DataFrame) -> list[dict]:
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def portfolio_report(a) -> dict:
+    """Everything `spc portfolio` shows, as plain data (also the hook for a report section)."""
+    c = a.valuation.customers
+    negative = c[c["clv"] < 0]
+    rep = {
+        "fit": fit_report(a),
+        "assumptions": {"margin": a.valuation.margin, "horizon_months": a.valuation.horizon_months,
+                        "annual_discount": a.valuation.annual_discount, "draws": a.valuation.draws,
+                        "cost_to_serve": a.costs.file if a.costs else None},
+        "equity": {"clv_sum": float(c["clv"].sum()),
+                   "ci95": ([float(c["clv_lo"].sum()), float(c["clv_hi"].sum())] if "clv_lo" in c else None),
+                   "expected_alive": float(c["p_alive"].sum()), "customers": len(c)},
+        "whale": {"realised_top20": top_share(c["realised"].to_numpy()), "predicted_top20": top_share(c["clv"].to_numpy()),
+                  "realised": whale_curve(c["realised"].to_numpy()), "predicted": whale_curve(c["clv"].to_numpy())},
+        "repricing": {"customers": len(negative), "value_destroyed": float(negative["clv"].sum()),
+                      "worth": float(-negative["clv"].sum())},
+    }
+    if a.tx.holdout_weeks:
+        ce = conditional_expectations(a.tx, a.bg)
+        tr = tracking(a.tx, a.bg)
+        cal_week = int(round((a.tx.calibration_end - a.tx.calibration_start).days / 7))
+        at_cal = tr.iloc[min(cal_week, len(tr)) - 1]
+        last = tr.iloc[-1]
+        rep["holdout"] = {
+            "weeks": a.tx.holdout_weeks,
+            "conditional_expectations": frame_records(ce),
+            "actual": int(a.tx.summary["holdout"].sum()),
+            "predicted_conditional": float((ce["predicted"] * ce["customers"]).sum()),
+            "tracking_predicted": float(last["expected"] - at_cal["expected"]),
+            "tracking": frame_records(tr),
+        }
+    return rep

@@ -1,7 +1,7 @@
 """The portfolio as a report section (Markdown or self-contained HTML with embedded charts).
 
 `spc portfolio --report PATH` writes it on its own; `section_markdown` / `section_html` take the plain data of
-`cli_portfolio.portfolio_report`, so the scenario report can include the same section.
+`simulator.customers_data.pipeline.portfolio_report`, so the scenario report can include the same section.
 """
 
 from __future__ import annotations
@@ -166,9 +166,8 @@ def analyse_transactions(transactions: str, *, customer_id: str | None = None, d
     numbers. The data adds the `top` customers by CLV and the `top` most negative ones (repricing candidates)."""
     import argparse
 
-    from simulator.cli_portfolio import portfolio_report
     from simulator.customers_data.args import add_common
-    from simulator.customers_data.pipeline import analyse, frame_records
+    from simulator.customers_data.pipeline import analyse, frame_records, portfolio_report
 
     require_data_extra()
     parser = argparse.ArgumentParser()

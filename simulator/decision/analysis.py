@@ -278,15 +278,16 @@ def decision_document(result: DecisionResult) -> dict:
     }
 
 
-def runs_recommendation(ts: pd.DataFrame, ledger: pd.DataFrame, scenario,
-                        measure: str | None = None) -> Recommendation | None:
+def runs_recommendation(ts: pd.DataFrame, ledger: pd.DataFrame, scenario, measure: str | None = None,
+                        values: pd.DataFrame | None = None) -> Recommendation | None:
     """The same rule on an ordinary run (`spc run`, the terminal UI, the report): its replications are the draws
-    (common random numbers, assumptions at their point values). None until every strategy has two replications."""
+    (common random numbers, assumptions at their point values). None until every strategy has two replications.
+    `values`: the runs' `continuing_values`, when the caller has them."""
     from simulator.analysis.summary import decision_summaries, per_replication
 
     if ts.empty or ts["strategy"].nunique() < 2:
         return None
-    summaries = decision_summaries(ts, ledger, scenario, per_replication(ts))
+    summaries = decision_summaries(ts, ledger, scenario, per_replication(ts), values)
     measure = measure or scenario.valuation.rank_on
     if measure == "firm_value" and not np.isfinite(summaries["firm_value"].to_numpy(dtype=float)).all():
         measure = "npv"  # no ledger yet (a live view): rank on NPV until firm values are known

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simulator.analysis.units import humanise, money
-from simulator.cli_run import print_recommendation
+from simulator.cli.run import print_recommendation
 from simulator.decision.analysis import MEASURE_LABEL, DecisionResult, signed_money
 
 ROWS = 10

@@ -8,7 +8,9 @@ listing and the causal map (they carry a one-step delay, so they never form an a
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,15 +42,15 @@ class Loop:
 
 @dataclass(frozen=True)
 class CompiledModel:
-    """Everything the engine needs from a scenario, computed once."""
+    """Everything the engine needs from a scenario, computed once. The causal graph and its feedback loops are
+    built on first use: the engine never reads them, and networkx (~0.14 s to import) would otherwise sit on the
+    path of every `spc run` before its workers start."""
 
     scenario: Scenario
-    graph: nx.DiGraph
     order: tuple[str, ...]  # auxiliaries in evaluation order
     link_functions: dict[str, LinkFunction]
     ports_read: tuple[str, ...]  # read ports the scenario defines as nodes
     ports_written: tuple[str, ...]  # written ports the scenario declares as measures
-    loops: tuple[Loop, ...]
     content_hash: str = ""
     source: str = ""
     incoming: dict[str, tuple[str, ...]] = field(default_factory=dict)  # node -> link ids into it
@@ -56,6 +58,14 @@ class CompiledModel:
     @property
     def node_names(self) -> tuple[str, ...]:
         return tuple(n.name for n in self.scenario.network.nodes)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        return build_graph(self.scenario, self.link_functions)
+
+    @cached_property
+    def loops(self) -> tuple[Loop, ...]:
+        return find_loops(self.graph)
 
 
 def _sign(effect: float, fn: LinkFunction) -> int:
@@ -119,22 +129,66 @@ def _canonical(cycle: list[str]) -> tuple[str, ...]:
 def compile_scenario(scenario: Scenario, positions: dict | None = None, source: str = "<scenario>",
                      content_hash: str = "") -> CompiledModel:
     """Compile a validated scenario, or raise ScenarioError for an algebraic loop."""
-    import networkx as nx
-
     nodes = {n.name: n for n in scenario.network.nodes}
     functions = {
         link.id: compile_link(link, nodes[link.source].reference, nodes[link.target].reference)
         for link in scenario.network.links
     }
-    instantaneous = nx.DiGraph()
-    instantaneous.add_nodes_from(n.name for n in scenario.network.nodes if n.kind == "auxiliary")
+    auxiliaries = [n.name for n in scenario.network.nodes if n.kind == "auxiliary"]
+    instantaneous = [(link.source, link.target) for link in scenario.network.links
+                     if link.delay_days == 0 and nodes[link.target].kind == "auxiliary"
+                     and nodes[link.source].kind == "auxiliary"]
+    order = lexicographic_order(auxiliaries, instantaneous)
+    if order is None:
+        raise ScenarioError(_algebraic_loops(scenario, auxiliaries, instantaneous, positions, source))
+    incoming: dict[str, list[str]] = {n: [] for n in nodes}
     for link in scenario.network.links:
-        if link.delay_days == 0 and nodes[link.target].kind == "auxiliary" and nodes[link.source].kind == "auxiliary":
-            instantaneous.add_edge(link.source, link.target)
+        incoming[link.target].append(link.id)
+    return CompiledModel(
+        scenario=scenario,
+        order=order,
+        link_functions=functions,
+        ports_read=tuple(n for n in nodes if n in READ_PORTS),
+        ports_written=tuple(n for n, node in nodes.items() if node.kind == "measure"),
+        content_hash=content_hash,
+        source=source,
+        incoming={k: tuple(v) for k, v in incoming.items()},
+    )
+
+
+def lexicographic_order(nodes: list[str], edges: list[tuple[str, str]]) -> tuple[str, ...] | None:
+    """Topological order, the smallest name first among those ready (networkx's lexicographical_topological_sort,
+    with the standard library: Kahn's algorithm on a heap); None when the edges hold a cycle."""
+    successors: dict[str, list[str]] = {n: [] for n in nodes}
+    waiting = dict.fromkeys(nodes, 0)
+    for a, b in edges:
+        successors[a].append(b)
+        waiting[b] += 1
+    ready = [n for n, k in waiting.items() if k == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        node = heapq.heappop(ready)
+        order.append(node)
+        for nxt in successors[node]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(ready, nxt)
+    return tuple(order) if len(order) == len(nodes) else None
+
+
+def _algebraic_loops(scenario: Scenario, nodes: list[str], edges: list[tuple[str, str]], positions: dict | None,
+                     source: str) -> list[Problem]:
+    """One problem per loop of links with no delay and no stock (at most 10), located at its closing link."""
+    import networkx as nx
+
+    instantaneous = nx.DiGraph()
+    instantaneous.add_nodes_from(nodes)
+    instantaneous.add_edges_from(edges)
+    index = {link.id: i for i, link in enumerate(scenario.network.links)}
     problems: list[Problem] = []
     for cycle in nx.simple_cycles(instantaneous):
         ordered = _canonical(cycle)
-        index = {link.id: i for i, link in enumerate(scenario.network.links)}
         closing = f"{ordered[-1]}->{ordered[0]}"
         file, line, col = locate(positions or {}, ("network", "links", index.get(closing, 0)), source)
         problems.append(Problem(file, line, col,
@@ -142,25 +196,7 @@ def compile_scenario(scenario: Scenario, positions: dict | None = None, source: 
                                 f"give a link on it a delay (e.g. delay_days: 7 on {closing}) or make one node a stock"))
         if len(problems) >= 10:
             break
-    if problems:
-        raise ScenarioError(problems)
-    order = tuple(nx.lexicographical_topological_sort(instantaneous))
-    graph = build_graph(scenario, functions)
-    incoming: dict[str, list[str]] = {n: [] for n in nodes}
-    for link in scenario.network.links:
-        incoming[link.target].append(link.id)
-    return CompiledModel(
-        scenario=scenario,
-        graph=graph,
-        order=order,
-        link_functions=functions,
-        ports_read=tuple(n for n in nodes if n in READ_PORTS),
-        ports_written=tuple(n for n, node in nodes.items() if node.kind == "measure"),
-        loops=find_loops(graph),
-        content_hash=content_hash,
-        source=source,
-        incoming={k: tuple(v) for k, v in incoming.items()},
-    )
+    return problems
 
 
 def compile_loaded(loaded: LoadedScenario) -> CompiledModel:

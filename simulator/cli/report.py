@@ -10,7 +10,7 @@ from simulator.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _seed
+    from simulator.cli.common import seed_arg
     from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 
     p = sub.add_parser("report", help="write an HTML or Markdown report of a scenario or of a saved run (spc run --out)")
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["html", "md"], help="default: from the file extension, else html")
     p.add_argument("--replications", type=replications_arg,
                    help="when FILE is a scenario, 1 to 10,000 (default: its run.replications)")
-    p.add_argument("--seed", type=_seed)
+    p.add_argument("--seed", type=seed_arg)
     p.add_argument("--months", type=months_arg, help="1 to 600 (default: the file's)")
     p.add_argument("--workers", type=workers_arg, help="at most 4 per core (default: all cores)")
     add_force(p)
@@ -129,8 +129,8 @@ def with_attribution(inp, workers: int | None = None):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from simulator.analysis.run_analysis import analyse, with_tornado
     from simulator.outputs import check_out_file, writing
-    from simulator.report import analyse, with_tornado
 
     source = Path(args.source)
     fmt = report_format(args.out, args.format)

@@ -33,7 +33,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     if not Path(args.file).exists():
         raise UsageError(f"no such file: {args.file}")
     if not args.replay:
-        from simulator.cli import plugins
+        from simulator.cli.common import plugins
 
         if not 0 <= args.budget <= 1e12:  # NaN fails this too
             raise UsageError("--budget is an amount from 0 to 1e12")
@@ -64,7 +64,7 @@ def _print(loaded, played, brief) -> None:
     from rich.table import Table
 
     from simulator.analysis.units import money, names_of, strategy_labels
-    from simulator.cli_run import comparison_table, scorecard_table
+    from simulator.cli.run import comparison_table, scorecard_table
     from simulator.play import carried_over, lever_settings
 
     console = Console()
@@ -120,7 +120,7 @@ def kpi_table(played, scenario):
     from rich.table import Table
 
     from simulator.analysis.units import format_value
-    from simulator.cli_run import _STATUS_STYLE
+    from simulator.cli.run import _STATUS_STYLE
     from simulator.report import kpi_labels
 
     currency = scenario.metadata.currency

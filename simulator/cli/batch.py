@@ -10,25 +10,12 @@ from pathlib import Path
 from simulator.errors import UsageError
 
 RUNS_SHOWN = 20
-
-
-def interrupted(exc: BaseException) -> bool:
-    """Ctrl-C, whether Python or DuckDB (a query cut short by it: 'Query interrupted') saw it first."""
-    import signal
-
-    from simulator.processes import received
-
-    if isinstance(exc, KeyboardInterrupt) or signal.SIGINT in received:  # a library may wrap it in its own error
-        return True
-    from simulator.store import _interrupted
-
-    return _interrupted(exc)
 DEFAULT_STORE = "results.duckdb"  # simulator.store.DEFAULT_STORE (not imported here: keeps `spc --help` fast)
 EXECUTORS = ("local", "processes", "dask")  # simulator.batch.executors.EXECUTORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _positive_int, _seed
+    from simulator.cli.common import positive_int, seed_arg
     from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 
     p = sub.add_parser("batch", help="run scenario files and parameter sweeps into a results database")
@@ -40,14 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategies", help="comma-separated strategy names (default: all; baseline always runs)")
     p.add_argument("--replications", type=replications_arg,
                    help="replications per strategy, 1 to 10,000 (default: each file's)")
-    p.add_argument("--seed", type=_seed, help="random seed (default: each file's run.seed)")
+    p.add_argument("--seed", type=seed_arg, help="random seed (default: each file's run.seed)")
     p.add_argument("--months", type=months_arg, help="horizon in months, 1 to 600 (default: each file's)")
     p.add_argument("--workers", type=workers_arg, help="worker processes, at most 4 per core (default: all cores)")
     add_force(p)
     p.add_argument("--executor", choices=EXECUTORS, default="processes", help="where tasks run (default: processes)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: a running scheduler, tcp://host:8786")
     p.add_argument("--store", default=DEFAULT_STORE, metavar="FILE", help=f"results database (default: {DEFAULT_STORE})")
-    p.add_argument("--chunk-size", type=_positive_int, metavar="N", help="tasks per chunk sent to a worker (default: auto)")
+    p.add_argument("--chunk-size", type=positive_int, metavar="N", help="tasks per chunk sent to a worker (default: auto)")
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("results", help="list the runs in a results database, or print a SQL query's result")
@@ -64,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="write one stored run as Parquet or CSV files (a folder like spc run --out)")
     p.add_argument("store", metavar="FILE")
-    p.add_argument("--run", type=_positive_int, required=True, metavar="ID")
+    p.add_argument("--run", type=positive_int, required=True, metavar="ID")
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     p.add_argument("--out", metavar="PATH", help="output folder (default: run-ID)")
     p.set_defaults(func=cmd_export)
@@ -94,6 +81,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def _run_batch(args: argparse.Namespace, specs, files: int) -> int:
     from simulator.batch.coordinator import execute, prepare
     from simulator.batch.executors import WorkerDied, make_executor
+    from simulator.cli.common import interrupted
+    from simulator.cli.progress import progress_bar
     from simulator.store import Store
 
     executor = make_executor(args.executor, args.workers, args.scheduler)  # before the database: forks stay clean
@@ -110,7 +99,7 @@ def _run_batch(args: argparse.Namespace, specs, files: int) -> int:
                 nonlocal stored
                 stored += n
 
-            with _progress_bar(totals.to_run) as advance:
+            with progress_bar(totals.to_run) as advance:
                 execute(store, specs, totals, done, executor, args.chunk_size, lambda n: (count(n), advance(n)))
     except WorkerDied as exc:
         print(f"batch: {exc}; the {stored} task(s) stored before are kept in {args.store}", file=sys.stderr)
@@ -144,44 +133,6 @@ def _id_ranges(ids) -> str:
     return ",".join(parts)
 
 
-class _progress_bar:
-    """A rich progress bar (tasks done, rate, ETA) on a terminal; nothing otherwise."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.bar = None
-
-    def __enter__(self):
-        if not sys.stderr.isatty() or self.total <= 0:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.text import Text
-
-        class Rate(ProgressColumn):
-            def render(self, task) -> Text:
-                return Text(f"{task.speed:.1f} tasks/s" if task.speed else "- tasks/s")
-
-        self.bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"), Rate(),
-                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=True)
-        self.bar.__enter__()
-        job = self.bar.add_task("batch", total=self.total)
-        return lambda n: self.bar.update(job, advance=n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-
 # ---- spc results ----------------------------------------------------------------------------------------
 
 
@@ -194,7 +145,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.measure and not args.compare:
         raise UsageError("--measure goes with --compare KEY")
     if args.compare:
-        from simulator.cli_results import print_compare
+        from simulator.cli.results import print_compare
         from simulator.outcomes import check_key, compare, run_outcomes, swept_keys
 
         keys = swept_keys(args.store)
@@ -207,7 +158,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         if args.runs:
             _print_frame(runs, "csv", title=None)
         else:
-            from simulator.cli_results import print_outcomes
+            from simulator.cli.results import print_outcomes
             from simulator.outcomes import run_outcomes
 
             print_outcomes(run_outcomes(args.store), "csv")
@@ -222,7 +173,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         shown = shown.tail(RUNS_SHOWN)
     _print_frame(shown, "table", title=None)
     if not args.runs:
-        from simulator.cli_results import print_outcomes
+        from simulator.cli.results import print_outcomes
         from simulator.outcomes import run_outcomes
 
         ids = [int(i) for i in runs["run_id"].tail(RUNS_SHOWN)]  # outcomes of the runs listed, not of every run
@@ -292,8 +243,8 @@ def _analysis(run):
         return summary_frame(run.timeseries, run.strategies), document
     from types import SimpleNamespace
 
-    from simulator.cli_run import run_document
-    from simulator.report import analyse
+    from simulator.analysis.run_analysis import analyse
+    from simulator.cli.run import run_document
 
     model = run.model()
     inp = analyse(model, run.scenario_hash, run.timeseries, run.customers, run.strategies, run.replications,

@@ -11,7 +11,7 @@ from simulator.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _positive_int, _seed
+    from simulator.cli.common import positive_int, seed_arg
     from simulator.limits import months_arg, permutations_arg, replications_arg, workers_arg
 
     p = sub.add_parser("explain", help="why a metric moved: Shapley attribution over causal pathways, by counterfactual runs")
@@ -26,12 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--permutations", type=permutations_arg, default=64,
                    help="sampled permutations per replication beyond 8 groups (default 64, at most 10,000)")
     p.add_argument("--strategy", help="strategy to explain (default: the scenario's first)")
-    p.add_argument("--month", type=_positive_int, help="explain the change at this month (default: mean over the horizon)")
+    p.add_argument("--month", type=positive_int, help="explain the change at this month (default: mean over the horizon)")
     p.add_argument("--replications", type=replications_arg,
                    help="replications on common random numbers (default: the scenario's for shapley, 4 for paths)")
-    p.add_argument("--seed", type=_seed)
+    p.add_argument("--seed", type=seed_arg)
     p.add_argument("--months", type=months_arg)
-    p.add_argument("--top", type=_positive_int, default=12, help="paths and links to print (default 12)")
+    p.add_argument("--top", type=positive_int, default=12, help="paths and links to print (default 12)")
     p.add_argument("--workers", type=workers_arg)
     p.add_argument("--executor", choices=("local", "processes", "dask"),
                    help="where the counterfactual runs go (default: this process or local processes); the values "
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replications", type=replications_arg, default=40,
                    help="replications averaged for the trajectory (default 40; the first 16 also measure the engine's "
                         "link gains by counterfactual runs)")
-    p.add_argument("--seed", type=_seed)
+    p.add_argument("--seed", type=seed_arg)
     p.add_argument("--months", type=months_arg)
     p.add_argument("--workers", type=workers_arg)
     p.add_argument("--json", action="store_true")
@@ -86,7 +86,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     model = _model(args.file)
     strategy = _strategy(model, args.strategy, allow_baseline=False)
     if args.method == "shapley":
-        from simulator.cli_shapley import cmd_shapley
+        from simulator.cli.shapley import cmd_shapley
 
         return cmd_shapley(args, model, strategy)
     if args.executor or args.scheduler:
@@ -103,7 +103,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from simulator.cli_shapley import _figure
+    from simulator.cli.shapley import _figure
 
     fig = _figure(ex.metric, model.scenario.metadata.currency)  # the metric's unit; node deltas stay plain numbers
     console = Console()

@@ -27,7 +27,7 @@ def _figure(metric: str, currency: str | None):
 
 def cmd_shapley(args: argparse.Namespace, model, strategy: str) -> int:
     from simulator.analysis.attribution import attribute, default_groups, load_groups
-    from simulator.cli_sensitivity import _progress
+    from simulator.cli.progress import task_progress
 
     if args.month is not None:
         raise UsageError("--month applies to --method paths (Shapley explains npv/firm_value at the horizon and any "
@@ -44,7 +44,7 @@ def cmd_shapley(args: argparse.Namespace, model, strategy: str) -> int:
         raise UsageError(str(e)) from None
     if not groups:
         raise UsageError(f"strategy '{strategy}' has no pathway to attribute (no wired read port, segment effect or cost)")
-    with _progress(args.json) as report:
+    with task_progress(args.json) as report:
         try:
             att = attribute(model, strategy, metric, groups, replications=args.replications, seed=args.seed,
                             months=args.months, workers=args.workers, permutations=args.permutations,

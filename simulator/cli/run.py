@@ -10,48 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.analysis.units import humanise, money, strategy_labels
+from simulator.cli.common import horizons_arg, seed_arg
 from simulator.errors import UsageError
-from simulator.limits import MAX_MONTHS, add_force, months_arg, replications_arg, workers_arg
+from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 from simulator.results import SUMMARY_METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
-    return number
-
-
-def _seed(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if not 0 <= number < 2**63:
-        raise argparse.ArgumentTypeError("a seed is a whole number from 0 to 2**63-1")
-    return number
-
-
-
-
-def _horizons(value: str) -> list[int]:
-    out: list[int] = []
-    for part in (x.strip() for x in value.split(",")):
-        try:
-            number = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers of months, got '{part}'") from None
-        if not 1 <= number <= MAX_MONTHS:
-            raise argparse.ArgumentTypeError(f"a horizon is 1 to {MAX_MONTHS} months, got {number}")
-        if number not in out:
-            out.append(number)
-    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategies", help="comma-separated strategy names (default: all; baseline always runs)")
     p.add_argument("--replications", type=replications_arg,
                    help="replications per strategy, 1 to 10,000 (default: the file's run.replications)")
-    p.add_argument("--seed", type=_seed, help="random seed (default: the file's run.seed)")
+    p.add_argument("--seed", type=seed_arg, help="random seed (default: the file's run.seed)")
     p.add_argument("--months", type=months_arg, help="horizon in months, 1 to 600 (default: the file's metadata.horizon_months)")
     p.add_argument("--workers", type=workers_arg, help="worker processes, at most 4 per core (default: all cores)")
     add_force(p)
@@ -68,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.add_argument("--report", metavar="PATH", help="also write a report (HTML, or Markdown for a .md path)")
     p.add_argument("--no-tornado", action="store_true", help="with --report: skip the sensitivity runs of the tornado")
-    p.add_argument("--horizons", type=_horizons, metavar="M1,M2,...",
+    p.add_argument("--horizons", type=horizons_arg, metavar="M1,M2,...",
                    help="run once per horizon (same seed and replications) and print the rankings side by side")
     p.set_defaults(func=cmd_run)
 
@@ -175,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.horizons:
         return _run_horizons(loaded, model, strategies, reps, args)
     result = _run_with_progress(model, strategies, reps, args, quiet=args.json)
-    from simulator.report import analyse  # (pandas: imported while the workers ran, see run_experiment)
+    # (pandas: imported while the workers ran, see run_experiment)
+    from simulator.analysis.run_analysis import analyse
 
     inp = analyse(model, loaded.content_hash, result.timeseries, result.customers, result.strategies,
                   result.replications, result.seed, result.months)
@@ -195,9 +161,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.out:
             print(f"wrote {args.out}/timeseries.parquet, customers.parquet, summary.csv, run.json")
     if args.report:
-        from simulator.cli_report import report_format, write_report
+        from simulator.analysis.run_analysis import with_tornado
+        from simulator.cli.report import report_format, write_report
         from simulator.outputs import writing
-        from simulator.report import with_tornado
 
         report_input = inp if args.no_tornado else with_tornado(inp, args.workers)
         with writing("--report", args.report):
@@ -338,7 +304,7 @@ def _firm_text(r: dict, currency: str | None = None) -> str:
 
 def _run_horizons(loaded, model, strategies, reps, args) -> int:
     """`spc run FILE --horizons 36,60,120`: the experiment once per horizon, rankings side by side."""
-    from simulator.report import analyse
+    from simulator.analysis.run_analysis import analyse
 
     if args.months or args.out or args.report:
         raise UsageError("--horizons cannot be combined with --months, --out or --report")

@@ -26,45 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_portfolio)
 
 
-def portfolio_report(a) -> dict:
-    """Everything `spc portfolio` shows, as plain data (also the hook for a report section)."""
-    from simulator.customers_data.pipeline import fit_report, frame_records
-    from simulator.customers_data.value import conditional_expectations, top_share, tracking, whale_curve
-
-    c = a.valuation.customers
-    negative = c[c["clv"] < 0]
-    rep = {
-        "fit": fit_report(a),
-        "assumptions": {"margin": a.valuation.margin, "horizon_months": a.valuation.horizon_months,
-                        "annual_discount": a.valuation.annual_discount, "draws": a.valuation.draws,
-                        "cost_to_serve": a.costs.file if a.costs else None},
-        "equity": {"clv_sum": float(c["clv"].sum()),
-                   "ci95": ([float(c["clv_lo"].sum()), float(c["clv_hi"].sum())] if "clv_lo" in c else None),
-                   "expected_alive": float(c["p_alive"].sum()), "customers": len(c)},
-        "whale": {"realised_top20": top_share(c["realised"].to_numpy()), "predicted_top20": top_share(c["clv"].to_numpy()),
-                  "realised": whale_curve(c["realised"].to_numpy()), "predicted": whale_curve(c["clv"].to_numpy())},
-        "repricing": {"customers": len(negative), "value_destroyed": float(negative["clv"].sum()),
-                      "worth": float(-negative["clv"].sum())},
-    }
-    if a.tx.holdout_weeks:
-        ce = conditional_expectations(a.tx, a.bg)
-        tr = tracking(a.tx, a.bg)
-        cal_week = int(round((a.tx.calibration_end - a.tx.calibration_start).days / 7))
-        at_cal = tr.iloc[min(cal_week, len(tr)) - 1]
-        last = tr.iloc[-1]
-        rep["holdout"] = {
-            "weeks": a.tx.holdout_weeks,
-            "conditional_expectations": frame_records(ce),
-            "actual": int(a.tx.summary["holdout"].sum()),
-            "predicted_conditional": float((ce["predicted"] * ce["customers"]).sum()),
-            "tracking_predicted": float(last["expected"] - at_cal["expected"]),
-            "tracking": frame_records(tr),
-        }
-    return rep
-
-
 def cmd_portfolio(args: argparse.Namespace) -> int:
-    from simulator.customers_data.pipeline import analyse, print_fit
+    from simulator.customers_data.pipeline import analyse, portfolio_report, print_fit
 
     if not 0 <= args.draws <= 2000:
         raise UsageError(f"--draws {args.draws}: 0 to 2000")

@@ -14,7 +14,7 @@ DEFAULT_STORE = "decisions.duckdb"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _horizons, _seed
+    from simulator.cli.common import horizons_arg, seed_arg
     from simulator.limits import add_executor_args, add_force, draws_arg, replications_arg
 
     p = sub.add_parser("decide", help="compare strategies over uncertain assumptions: P(best), regret, "
@@ -23,10 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--draws", type=draws_arg, help="draws of the assumptions (default: the file's uncertainty.draws)")
     p.add_argument("--replications", type=replications_arg,
                    help="replications per draw and strategy (default: the file's uncertainty.replications)")
-    p.add_argument("--horizons", type=_horizons, metavar="M1,M2,...",
+    p.add_argument("--horizons", type=horizons_arg, metavar="M1,M2,...",
                    help="decide on the first horizon and show how the ranking changes at the others")
     p.add_argument("--strategies", help="comma-separated strategy names (default: all; baseline always runs)")
-    p.add_argument("--seed", type=_seed, help="random seed (default: the file's run.seed)")
+    p.add_argument("--seed", type=seed_arg, help="random seed (default: the file's run.seed)")
     p.add_argument("--design", choices=["sobol", "lhs"], help="space-filling design (default: the file's, sobol)")
     p.add_argument("--measure", choices=["firm_value", "npv"],
                    help="what strategies are ranked on (default: the file's valuation.rank_on)")
@@ -68,16 +68,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
                       f"horizon(s) x {len(plan.strategies)} strategies x {plan.replications} replication(s) = "
                       f"{totals.tasks:,} runs; {totals.already_stored:,} already stored, {totals.to_run:,} to run on "
                       f"{executor.description}", file=sys.stderr, flush=True)
-            from simulator.cli_batch import _progress_bar
+            from simulator.cli.progress import progress_bar
 
             try:
-                with _progress_bar(totals.to_run) as advance:
+                with progress_bar(totals.to_run) as advance:
                     run_decision(plan, store, executor, advance, (totals, done))
             except WorkerDied as exc:
                 print(f"decide: {exc}; the finished runs stay stored in {args.store}", file=sys.stderr)
                 return 1
             except BaseException as exc:
-                from simulator.cli_batch import interrupted
+                from simulator.cli.common import interrupted
                 from simulator.processes import terminated
 
                 if terminated() or not interrupted(exc):

@@ -16,7 +16,7 @@ RUNS_PER_PARAMETER = 48  # default design: 48 draws per fitted parameter, at lea
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _seed
+    from simulator.cli.common import seed_arg
     from simulator.limits import add_executor_args, add_force, bounded_int, months_arg, replications_arg
 
     p = sub.add_parser("calibrate", help="fit uncertain parameters to the firm's own history (posterior or point "
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fit-until", type=months_arg, metavar="MONTH",
                    help="fit on months 1..MONTH only and report the later months as an out-of-sample check")
     p.add_argument("--strategy", default="baseline", help="the strategy the history was lived under (default: baseline)")
-    p.add_argument("--seed", type=_seed, help="random seed of the design and the runs (default: the file's run.seed)")
+    p.add_argument("--seed", type=seed_arg, help="random seed of the design and the runs (default: the file's run.seed)")
     p.add_argument("--design", choices=["sobol", "lhs"], default="sobol", help="space-filling design (default sobol)")
     p.add_argument("--out", metavar="FITTED.yaml", help="write the calibrated scenario (extends FILE) here")
     p.add_argument("--plot", metavar="FILE.png|svg", help="draw the history against the calibrated model")
@@ -89,7 +89,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     bars: list = []
 
     def progress(runs, totals):
-        from simulator.cli_batch import _progress_bar
+        from simulator.cli.progress import progress_bar
 
         ran["tasks"] += totals.to_run
         ran["stored"] += totals.already_stored
@@ -100,7 +100,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                   f"{totals.to_run:,} to run on {executor.description}", file=sys.stderr, flush=True)
         if totals.to_run <= 0:
             return None
-        bar = _progress_bar(totals.to_run)
+        bar = progress_bar(totals.to_run)
         advance = bar.__enter__()
         bars.append(bar)
         return advance
@@ -123,7 +123,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print(f"calibrate: {exc}; the finished runs stay stored in {args.store}", file=sys.stderr)
                 return 1
             except BaseException as exc:
-                from simulator.cli_batch import interrupted
+                from simulator.cli.common import interrupted
                 from simulator.processes import terminated
 
                 if terminated() or not interrupted(exc):
@@ -181,24 +181,30 @@ def print_result(result) -> None:
         how = f"point fit (least squares on the emulator, {result.point.starts} starts, refined with real runs)"
     print(f"{setup.loaded.scenario.metadata.name}: calibrated to {setup.history.file}")
     print(f"method: {how}; emulator: {result.components} components over {result.design_runs:,} design runs")
+    from simulator.calibration.labels import FIT_HINT, fit_options, metric_heading, parameter_label
+
+    scenario = setup.loaded.scenario
     est = result.estimates
-    width = max(len("parameter"), *(len(p) for p in est["path"]))
+    names = [parameter_label(scenario, p) for p in est["path"]]
+    width = max(len("parameter"), *(len(n) for n in names))
     print(f"\n{'parameter':<{width}}  {'written':>9}  {'prior mean':>10}  {'prior 90%':>19}  {'fitted':>9}  {'sd':>9}  "
           f"{'90% interval':>19}  {'sd/prior':>8}")
-    for r in est.itertuples():
-        print(f"{r.path:<{width}}  {_g(r.value):>9}  {_g(r.prior_mean):>10}  "
+    for name, r in zip(names, est.itertuples(), strict=True):
+        print(f"{name:<{width}}  {_g(r.value):>9}  {_g(r.prior_mean):>10}  "
               f"{_g(r.prior_lo90) + '..' + _g(r.prior_hi90):>19}  {_g(r.mean):>9}  {_g(r.sd, 2):>9}  "
               f"{_g(r.lo90) + '..' + _g(r.hi90):>19}  {_g(r.sd_ratio, 2):>8}")
+    print(f"  {FIT_HINT} {' '.join(fit_options(est['path']))}")
     st = result.statistics
     if not st.empty:
         print("\nfit to the history (Theil: U^M bias, U^S variance, U^C covariance shares of the MSE; R^2 = r^2):")
-        mw = max(len("metric"), *(len(m) for m in st["metric"]))
+        headings = {m: metric_heading(scenario, m) for m in st["metric"].unique()}
+        mw = max(len("metric"), *(len(h) for h in headings.values()))
         print(f"{'metric':<{mw}}  {'months':>7}  {'model':<10}  {'RMSE':>9}  {'MAPE %':>7}  {'R^2':>5}  {'U^M':>5}  "
               f"{'U^S':>5}  {'U^C':>5}  {'in 90% band':>11}")
         for r in st.itertuples():
             band = f"{r.in_band:.0%}" if r.model == "calibrated" and math.isfinite(r.in_band) else ""
             months = "fit" if r.sample == "fit" else "holdout"
-            print(f"{r.metric:<{mw}}  {months:>7}  {r.model:<10}  {_g(r.rmse):>9}  {_f(r.mape, 1):>7}  "
+            print(f"{headings[r.metric]:<{mw}}  {months:>7}  {r.model:<10}  {_g(r.rmse):>9}  {_f(r.mape, 1):>7}  "
                   f"{_f(r.r2):>5}  {_f(r.um):>5}  {_f(r.us):>5}  {_f(r.uc):>5}  {band:>11}")
         at = "posterior draws" if result.method == "posterior" else "the point fit"
         print(f"  (calibrated: the mean of real runs at {at}, each on a seed of its own; written: the file's values, on "

@@ -16,7 +16,7 @@ MAX_TRAJECTORIES = 1000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from simulator.cli_run import _positive_int, _seed
+    from simulator.cli.common import positive_int, seed_arg
     from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 
     p = sub.add_parser("sensitivity", help="tornado and Morris screening of a strategy's gain over baseline")
@@ -28,13 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--swing", type=float, default=20.0, help="± percent around each base value (default 20)")
     p.add_argument("--replications", type=replications_arg, default=4,
                    help="replications per variant and arm (default 4; at least 2 for the swings' confidence intervals)")
-    p.add_argument("--seed", type=_seed)
+    p.add_argument("--seed", type=seed_arg)
     p.add_argument("--months", type=months_arg)
     p.add_argument("--morris", type=int, default=0, metavar="R",
                    help="also run Morris screening with R trajectories (0 to 1,000)")
     p.add_argument("--only", help="comma-separated parameter paths (default: every link effect, numeric parameter and "
                                   "effect size of the compared strategy's initiatives; initiative costs by path too)")
-    p.add_argument("--top", type=_positive_int, default=15, help="rows to print (default 15)")
+    p.add_argument("--top", type=positive_int, default=15, help="rows to print (default 15)")
     p.add_argument("--workers", type=workers_arg)
     p.add_argument("--json", action="store_true")
     add_force(p)
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from simulator.analysis.sensitivity import morris, tornado
+    from simulator.cli.progress import task_progress
     from simulator.errors import closest
     from simulator.experiment import default_workers
     from simulator.results import metric_names
@@ -81,7 +82,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     preflight([(sc, months, runs)], workers, kept=False, force=args.force)
     common = dict(strategy=strategy, metric=args.kpi, swing=args.swing / 100, replications=args.replications,
                   seed=seed, months=months, workers=workers, parameters=only, baseline=baseline)
-    with _progress(args.json) as report:
+    with task_progress(args.json) as report:
         torn = tornado(data, progress=report("one-at-a-time"), **common)
         mor = morris(data, trajectories=args.morris, progress=report("Morris"), **common) if args.morris else None
     if args.json:
@@ -105,34 +106,6 @@ def _is_number_at(data: dict, path: str) -> bool:
     except UsageError:
         return False
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-class _progress:
-    """A rich progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet or not sys.stderr.isatty()
-        self.bar = None
-
-    def __enter__(self):
-        if not self.quiet:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                transient=True)
-            self.bar.__enter__()
-        return self.report
-
-    def report(self, label: str):
-        if self.bar is None:
-            return None
-        task = self.bar.add_task(label, total=None)
-        return lambda done, total: self.bar.update(task, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-        return False
 
 
 def _num(x: float) -> str:
