@@ -74,6 +74,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def entry() -> None:
+    """The `spc` console script and `python -m simulator.cli`: `main()`, then exit without tearing the interpreter
+    down when nothing is left to wait for."""
+    code = main()
+    if _nothing_left_running():
+        _exit_at_once(code)
+    sys.exit(code)
+
+
+def _nothing_left_running() -> bool:
+    """No child process and no thread other than this one: the interpreter's own shutdown would only free memory."""
+    import threading
+
+    if any(t is not threading.main_thread() and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        return False
+    if "multiprocessing" in sys.modules:
+        import multiprocessing
+
+        if multiprocessing.active_children():
+            return False
+    return True
+
+
+def _exit_at_once(code: int) -> None:
+    """Flush the standard streams, run the atexit handlers (DuckDB, logging, multiprocessing), then `os._exit`.
+
+    What it skips is the interpreter's finalization: clearing every module and freeing pandas', numba's and LLVM's
+    objects one by one took 0.3-0.9 s after the last line of `spc run` was printed (measured: 0.46-0.57 s against
+    0.03-0.06 s with this exit, load 3-4). Files are written in `with` blocks, so nothing buffered is lost."""
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`spc ... | head`): nothing more can be written anyway
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
