@@ -515,3 +515,36 @@ def test_schema_checks_extends_children_nan_and_the_one_of_rules(tmp_path) -> No
             assert not reported, (name, reported)
         else:
             assert any(expected in line for line in reported), (name, expected, proc.stdout)
+
+
+def test_the_fast_exit_keeps_what_the_command_wrote(tmp_path) -> None:
+    """`spc` skips the interpreter's teardown after its last line (simulator.cli.entry): the store it wrote is
+    complete and readable by a new process, the JSON on stdout is whole, and the exit code is the command's."""
+    import json
+
+    from tests.scenario_helpers import run_spc
+
+    store = tmp_path / "r.duckdb"
+    batch = run_spc("batch", str(SMALL), "--replications", "3", "--months", "3", "--store", str(store))
+    assert batch.returncode == 0, batch.stderr
+    assert _stored(store) == 9 and not (tmp_path / "r.duckdb.wal").exists()
+    run = run_spc("run", str(SMALL), "--replications", "2", "--months", "3", "--json")
+    assert run.returncode == 0 and json.loads(run.stdout)["replications"] == 2, run.stderr
+    bad = run_spc("run", str(SMALL), "--replications", "0")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_the_fast_exit_waits_for_what_is_still_running() -> None:
+    import threading
+
+    from simulator.cli import _nothing_left_running
+
+    assert _nothing_left_running()
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        assert not _nothing_left_running()
+    finally:
+        stop.set()
+        worker.join()
