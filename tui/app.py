@@ -271,7 +271,7 @@ class SpcApp(App[None]):
             return
         loaded, model = self._panels_pending
         self._panels_pending = None
-        self.lever_panel.show_levers(levers(loaded.data), {})
+        self.lever_panel.show_levers(levers(loaded.data), {}, loaded.scenario)
         self.causal_map.show_model(model)
 
     # ---- a stored run (spc batch) ------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class SpcApp(App[None]):
 
     @work(thread=True, group="load", exclusive=True)
     def _load_stored(self, store: str, run_id: int) -> None:
-        from simulator.report import analyse
+        from simulator.analysis.run_analysis import analyse
         from simulator.store import load_run
 
         try:
@@ -720,7 +720,7 @@ class SpcApp(App[None]):
         except (UsageError, ValueError, KeyError) as exc:
             text = Text(f"\n(no explanation for {node}: {exc})", style="dim")
         else:
-            text = explanation_text(expl, node, strategy)
+            text = explanation_text(expl, node, strategy, model=model)
         self.call_from_thread(self.causal_map.show_explanation, node, text)
 
     @on(TabbedContent.TabActivated)

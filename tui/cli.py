@@ -10,7 +10,8 @@ import argparse
 import shlex
 import sys
 
-from simulator.cli_run import _positive_int, _seed
+from simulator.cli.common import positive_int as _positive_int
+from simulator.cli.common import seed_arg as _seed
 from simulator.errors import UsageError
 from simulator.limits import add_force, months_arg, replications_arg, workers_arg
 

@@ -34,6 +34,18 @@ def percent(x: float | None, digits: int = 0) -> str:
     return f"{x:.{digits}%}"
 
 
+def share(x: float | None) -> str:
+    """A share of draws as '%', never rounded to a bare 0% or 100% that it is not ('<1%', '>99%'): a P(better)
+    of 0.3% beside an interval that spans zero must not read as 'never better'."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if 0 < x < 0.005:
+        return "<1%"
+    if 0.995 < x < 1:
+        return ">99%"
+    return f"{x:.0%}"
+
+
 def status_text(status: str, label: str) -> Text:
     """A status as mark + label in its colour; colour is never the only cue (the mark differs too)."""
     return Text(f"{STATUS_MARK.get(status, '?')} {label}", style=STATUS_STYLE.get(status, ""))

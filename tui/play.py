@@ -260,8 +260,13 @@ class PlayApp(App[None]):
         if not cmp.empty:
             r = cmp.iloc[0]
             cur = self.currency
-            line = (f" · Δ NPV vs baseline {signed_money(r['delta_npv'], cur)} [{signed_money(r['ci_low'], cur)}, "
-                    f"{signed_money(r['ci_high'], cur)}], better in {p_better_text(r)}")
+            # the Δ P(better) counts: firm value once the customers left are valued, else NPV (never a "better"
+            # in 10/10 beside a negative Δ of the other measure)
+            firm = r.get("decision_measure", "npv") == "firm_value"
+            mean, low, high = (r["delta_firm_value"], r["firm_ci_low"], r["firm_ci_high"]) if firm else \
+                (r["delta_npv"], r["ci_low"], r["ci_high"])
+            line = (f" · Δ {'firm value' if firm else 'NPV'} vs baseline {signed_money(mean, cur)} "
+                    f"[{signed_money(low, cur)}, {signed_money(high, cur)}], better in {p_better_text(r)}")
         self.result_title.update(f"After {result.months} months{line} · flows judged on targets pro-rated to "
                                  f"{result.months} months")
         self._kpi_table(result)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from simulator.analysis.run_analysis import Analysis, analyse
 from simulator.live import Collected, LiveRun
-from simulator.report import Analysis, analyse
 from tui.snapshot import RunSnapshot
 
 ANALYSIS_EVERY = 1.5  # seconds between refreshes of the tables while a run streams in

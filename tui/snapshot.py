@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from simulator.report import Analysis
+from simulator.analysis.run_analysis import Analysis
 
 
 @dataclass(frozen=True)

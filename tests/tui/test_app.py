@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
-from simulator.analysis.units import money
+from simulator.analysis.units import money, strategy_labels
 from tests.helpers import DATA
 from tests.tui.conftest import (
     FAST,
@@ -187,10 +187,12 @@ async def test_causal_map_explains_the_selected_node_along_its_paths():
         explain = app.causal_map.query_one("#map-explain", Static)
         for _ in range(400):
             await pilot.pause(0.05)
-            if "Why employee_satisfaction moved" in str(explain.render()):
+            if "Why Employee satisfaction moved" in str(explain.render()):
                 break
         text = str(explain.render())
-        assert f"under {app.highlight}" in text and "How the shock travelled" in text
+        label = strategy_labels(app.model.scenario)[app.highlight]  # labels, not identifiers
+        assert f"under {label}" in text and "How the shock travelled" in text
+        assert "employee_satisfaction" not in text and "->" not in text
         assert "→" in text  # at least one causal path
 
 
@@ -247,7 +249,8 @@ async def test_causal_map_shows_the_shapley_ranking_of_the_highlighted_strategy(
             if "Why NPV moved" in str(box.render()):
                 break
         text = str(box.render())
-        assert f"under {strategy} (Shapley" in text and "95% CI" in text and "share" in text
+        label = strategy_labels(app.model.scenario)[strategy]
+        assert f"under {label} (Shapley" in text and "95% CI" in text and "share" in text
         att = attribute(app.model, strategy, "npv", replications=2, months=6, workers=1)
         lines = text.splitlines()
         ranked = sorted(att.groups, key=lambda g: -abs(g.value))

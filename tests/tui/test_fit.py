@@ -20,13 +20,17 @@ from tests.tui.conftest import (
     wait_for_rerun_after_typing,
 )
 from tui.app import SpcApp
-from tui.widgets.comparison import PINNED_COLUMN
+from tui.format import signed_money
+from tui.widgets.comparison import columns, decision_measure, pinned_column
 from tui.widgets.customers import GRID, mean_whale
 from tui.widgets.levers import LeverPanel
-from tui.widgets.scrollcue import ScrollCue, hidden_columns
+from tui.widgets.scrollcue import ScrollCue, column_widths, hidden_columns
 from tui.widgets.timeseries import axis, axis_ticks, month_ticks, nice_step, plot_rows, spikes, tick_count
 
-DECIDING = ("#", "strategy", "Δ NPV [95% CI]", "P(better)", "verdict")
+
+def _deciding(app) -> list[str]:
+    """The five columns that decide: rank, strategy, the Δ the verdict judges with its interval, P(better), verdict."""
+    return list(columns(decision_measure(app.snapshot.analysis.comparison))[:5])
 
 
 def _plain(cell) -> str:
@@ -58,9 +62,10 @@ async def test_comparison_and_scorecard_keep_what_decides_on_screen(size):
 
         table = app.query_one("#comparison-table", DataTable)
         labels = [c.label.plain for c in table.ordered_columns]
-        assert labels[:5] == list(DECIDING)
+        deciding = _deciding(app)
+        assert labels[:5] == deciding and deciding[2] == "Δ firm value [95% CI]"  # the run has valued the customers
         left, right = hidden_columns(table)
-        assert not left and not set(DECIDING) & set(right), right
+        assert not left and not set(deciding) & set(right), right
         cue = app.query_one("#comparison-cue", ScrollCue)
         assert cue.display and cue.right == right  # the rest is named under the table
         assert "more columns" in _plain(cue.render())
@@ -70,6 +75,13 @@ async def test_comparison_and_scorecard_keep_what_decides_on_screen(size):
         assert _plain(row[1]).startswith("★ ") and names[best].startswith(_plain(row[1])[2:].rstrip("…"))
         assert _plain(row[2]).startswith(("+€", "−€"))  # money with its currency
         assert _plain(row[4]) in ("better", "worse", "not yet")
+        for key in app.snapshot.analysis.comparison["strategy"]:  # the verdict agrees with the number beside it
+            delta, p_better, verdict = (_plain(c) for c in table.get_row(key)[2:5])
+            wins, n = p_better.split()[0].split("/")
+            if verdict == "better":
+                assert delta.startswith("+") and wins != "0", (key, delta, p_better)
+            elif verdict == "worse":
+                assert delta.startswith("−") and wins != n, (key, delta, p_better)
 
         await pilot.press("2")
         for _ in range(200):  # the scorecard is computed when first shown
@@ -99,23 +111,38 @@ async def test_a_pinned_run_shows_before_and_after_a_lever_edit():
         await pilot.pause(0.1)
         assert app.pinned is app.snapshot.analysis
         table = app.query_one("#comparison-table", DataTable)
-        assert PINNED_COLUMN in [c.label.plain for c in table.ordered_columns]
-        assert "(same)" in _plain(table.get_row("crm_for_acquisition")[5])
+        # at 120 columns beside the lever panel the pinned change is in view, compact ('vs pinned': the change)
+        pinned = pinned_column(decision_measure(app.snapshot.analysis.comparison), compact=True)
+        assert [c.label.plain for c in table.ordered_columns][5] == pinned
+        assert pinned not in hidden_columns(table)[1]
+        assert _plain(table.get_row("crm_for_acquisition")[5]) == "same"
+        firm_before = app.snapshot.analysis.comparison.set_index("strategy")["delta_firm_value"]
 
         box = app.query_one(LeverPanel).input_for("initiatives.crm_package.one_off_cost")
         await retype(pilot, box, "300000")
         await wait_for_rerun_after_typing(app, pilot)
         after = app.snapshot.analysis.comparison.set_index("strategy")["delta_npv"]
+        firm_after = app.snapshot.analysis.comparison.set_index("strategy")["delta_firm_value"]
         cell = _plain(table.get_row("crm_for_acquisition")[5])
-        # 180k more spent in month 1 on the same random numbers: Δ NPV falls by about 180k discounted
+        # 180k more spent in month 1 on the same random numbers: Δ NPV falls by about 180k discounted, and firm
+        # value with it (the customers left at the horizon are the same)
         drop = before["crm_for_acquisition"] - after["crm_for_acquisition"]
         assert drop == pytest.approx(180_000, rel=0.02)
-        assert cell.startswith("−€") and "→" in cell and f"(−€{drop / 1000:.0f}k)" in cell, cell
-        assert "(same)" in _plain(table.get_row("invest_in_people")[5])  # the edit only touches CRM
+        firm_drop = firm_before["crm_for_acquisition"] - firm_after["crm_for_acquisition"]
+        assert firm_drop == pytest.approx(drop, rel=1e-6)
+        assert cell == signed_money(-firm_drop, "EUR", compact=True), cell
+        assert _plain(table.get_row("invest_in_people")[5]) == "same"  # the edit only touches CRM
         ranking = _plain(app.query_one("#comparison-ranking").render())
-        assert "Pinned run 1" in ranking and "baseline NPV" in ranking
+        assert "Pinned run 1" in ranking and "baseline NPV" in ranking and f"'{pinned}'" in ranking
 
-        await pilot.press("escape", "2")  # esc: out of the lever's input, so 2 switches the tab
+        await pilot.press("escape", "l")  # the panel hidden, the whole width: the change in full, before → after
+        await pilot.pause(0.5)
+        full = pinned_column(decision_measure(app.snapshot.analysis.comparison))
+        assert [c.label.plain for c in table.ordered_columns][5] == full
+        cell = _plain(table.get_row("crm_for_acquisition")[5])
+        assert "→" in cell and f"({signed_money(-firm_drop, 'EUR', compact=True)})" in cell, cell
+
+        await pilot.press("2")
         for _ in range(200):
             card = app.query_one("#scorecard-table", DataTable)
             if card.row_count:
@@ -130,7 +157,38 @@ async def test_a_pinned_run_shows_before_and_after_a_lever_edit():
         await pilot.press("p")  # unpinned: the column goes
         await pilot.pause(0.1)
         assert app.pinned is None
-        assert PINNED_COLUMN not in [c.label.plain for c in table.ordered_columns]
+        assert not {pinned, full} & {c.label.plain for c in table.ordered_columns}
+
+
+@run_async
+async def test_a_pinned_run_at_80x24_keeps_the_deciding_columns_and_the_change_on_screen():
+    """Issue 15: with a pinned run at 80 columns, rank, strategy, the Δ the verdict judges with its interval,
+    P(better) and the verdict stay on screen and the change against the pinned run is beside them ('vs pinned',
+    the change alone); P(better) gives up its interval ('10/10') to make room, the strategy label keeps ≥ 12."""
+    app = SpcApp(SHIPPED, debounce=0.3, seed=20261123, **FAST)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        app.lever_panel.display = True  # edit a lever, then hide the panel again as at 80 columns
+        box = app.query_one(LeverPanel).input_for("initiatives.crm_package.one_off_cost")
+        await retype(pilot, box, "300000")
+        await wait_for_rerun_after_typing(app, pilot)
+        await pilot.press("escape")
+        app.lever_panel.display = False
+        await pilot.pause(0.3)
+        table = app.query_one("#comparison-table", DataTable)
+        labels = [c.label.plain for c in table.ordered_columns]
+        pinned = pinned_column(decision_measure(app.snapshot.analysis.comparison), compact=True)
+        assert labels[:6] == [*_deciding(app), pinned]
+        left, right = hidden_columns(table)
+        assert not left and not set(labels[:6]) & set(right), right
+        assert sum(w for w in column_widths(table)[:6]) <= table.scrollable_content_region.width
+        crm = [_plain(c) for c in table.get_row("crm_for_acquisition")]
+        assert crm[5].startswith("−€") and "/" in crm[3] and "(" not in crm[3], crm
+        best = _recommended(app)
+        assert _plain(table.get_row(best)[1]).startswith("★ ")
+        assert len(_plain(table.get_row(best)[1])) >= 12
 
 
 @run_async

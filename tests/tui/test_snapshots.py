@@ -49,11 +49,12 @@ def test_comparison_heads_with_the_recommendation_at_80x24(snap_compare):
     assert snap_compare(_app(), terminal_size=(80, 24), run_before=run_before)
 
 
-@pytest.mark.parametrize("size,view", [((80, 24), "scorecard"), ((120, 40), "comparison"), ((120, 40), "scorecard")])
+@pytest.mark.parametrize("size,view", [((80, 24), "scorecard"), ((120, 40), "comparison"), ((120, 40), "scorecard"),
+                                       ((80, 24), "causal"), ((120, 40), "causal")])
 def test_fits_with_the_recommended_strategy_in_view(snap_compare, size, view):
     """Issue 15: at 80x24 (levers hidden) and 120x40 (levers shown) the deciding columns and the recommended
     strategy (★, first in the scorecard) are on screen, the cue names what is to the right, the footer keeps
-    Help and Quit."""
+    Help and Quit; levers and the causal map read by labels, not identifiers."""
 
     async def run_before(pilot) -> None:
         await wait_for_finished_run(pilot.app, pilot)

@@ -36,7 +36,7 @@ from simulator.calibration.report_section import (
     parameter_rows,
     statistics_rows,
 )
-from simulator.cli_calibrate import DEFAULT_STORE
+from simulator.cli.calibrate import DEFAULT_STORE
 
 CLOSE_WAIT = 10.0  # seconds to wait on close for the runs to stop at their next chunk and close their processes
 
@@ -195,6 +195,7 @@ class CalibrationScreen(Screen[None]):
 
     def _chart(self, result: Calibration, j: int) -> PlotextPlot:
         from simulator.calibration.history import observation_matrix
+        from simulator.calibration.labels import metric_heading
 
         setup = result.setup
         tr = result.trajectories
@@ -202,7 +203,8 @@ class CalibrationScreen(Screen[None]):
         value, _ = observation_matrix(setup.history, setup.metrics, setup.months)
         chart = PlotextPlot(classes="cal-chart")
         plt = chart.plt
-        plt.title(f"{setup.metrics[j]}: history (orange •), calibrated (blue) in its 90% band (light), as written (grey)")
+        heading = metric_heading(setup.loaded.scenario, setup.metrics[j])
+        plt.title(f"{heading}: history (orange •), calibrated (blue) in its 90% band (light), as written (grey)")
         plt.plot(months, tr["lower"][:, j].tolist(), color="gray+", marker="braille")
         plt.plot(months, tr["upper"][:, j].tolist(), color="gray+", marker="braille")
         plt.plot(months, tr["written"][:, j].tolist(), color="gray", marker="braille")

@@ -36,12 +36,15 @@ Compare CRM strategies on the service-profit chain. Every strategy runs on the s
 
 **Comparison**: first what to do: the recommendation over the replications so far (assumptions at their point
 values; the same rule and text as `spc run` and `spc decide`), its headline and reasons, then the table.
-Δ NPV of profit against baseline with its 95% CI (green when the whole interval is above
-zero), P(better) as replications won out of those run with the 95% interval of that share, e.g.
-"7/10 (34–94%)", the verdict, then Δ firm value, ROI of the initiative spend, payback month, Δ satisfaction.
-★ marks the recommended strategy. "not yet": the interval still spans zero; "reps for 80% power" is how many
-paired replications a t test needs to detect the Δ seen so far four times in five. Money is in the scenario's currency, without cents.
-With a pinned run (`p`), "Δ NPV pinned → now" shows each strategy's Δ NPV then and now.
+First the measure the ranking and the verdict judge: Δ firm value against baseline once the run has valued the
+customers left at the horizon (Δ NPV while it streams, or when the scenario ranks on NPV), with its 95% CI (green
+when the whole interval is above zero), P(better) as replications won on that measure with the 95% interval of
+that share, e.g. "7/10 (34–94%)", and the verdict; then the other measure (Δ NPV), ROI of the initiative spend,
+payback month, Δ satisfaction. ★ marks the recommended strategy. "not yet": the interval still spans zero; "reps
+for 80% power" is how many paired replications a t test needs to detect the Δ seen so far four times in five.
+Money is in the scenario's currency, without cents. With a pinned run (`p`), a column after the verdict shows each
+strategy's Δ then → now ("Δ firm value pinned → now"); where the width is short it shows the change alone
+("vs pinned"), and at 80 columns P(better) shows its count without the interval to keep it in view.
 
 **Scorecard**: the four perspectives; each KPI's value, status (● green ◐ amber ○ red) and P(green), the share
 of replications in which it is green (for a perspective: in which its weighted roll-up is green). The recommended
@@ -61,11 +64,13 @@ costs draws × strategies × replications runs (the tab shows how many): press `
 cancel it. Every strategy runs on every draw of the scenario's uncertain assumptions on the same random numbers;
 the recommendation, the table and the value-of-information ranking refine about once a second as draws complete
 ("12/64 draws"). Columns: Δ against baseline with its 95% CI over the draws, the 5–95% range of the draws, P(best),
-P(better than baseline), expected and maximum regret, the worst 5% of draws (CVaR), P(every perspective green).
+P(better than baseline), expected and maximum regret, the worst 5% of draws (CVaR), P(every perspective green);
+the line under the table names the columns off screen, `←`/`→` scroll to them (the strategy stays in view).
 EVPPI: what knowing one assumption exactly would be worth, i.e. which one to test first. A scenario without
 uncertain assumptions says how to write them as distributions (README, "Assumptions as distributions").
 
-**Levers**: edit a number; it is checked at once and the comparison re-runs after a short pause.
+**Levers**: edit a number; it is checked at once and the comparison re-runs after a short pause. An effect's name
+starts with what it does: + adds, × scales, = sets; hover an input for its path in the scenario file.
 """
 
 

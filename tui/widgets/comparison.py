@@ -11,19 +11,45 @@ from textual.widgets import DataTable, Static
 
 from simulator.analysis.comparison import p_better_text
 from simulator.analysis.units import strategy_labels
-from tui.format import change_text, currency_of, delta_text, money, percent, recommendation_text
+from tui.format import change_text, currency_of, delta_text, money, percent, recommendation_text, signed_money
 from tui.snapshot import RunSnapshot
 from tui.widgets.scrollcue import ScrollCue
 
-# What decides first, so that at 80 columns rank, strategy, Δ NPV with its interval, P(better) and the verdict
-# are on screen; the rest is to the right (the cue below the table names it; ←/→ scroll).
-COLUMNS = ("#", "strategy", "Δ NPV [95% CI]", "P(better)", "verdict", "Δ firm value [95% CI]", "ROI", "payback",
-           "Δ sat.", "reps for 80% power")
-PINNED_COLUMN = "Δ NPV pinned → now"
+# What decides first, so that at 80 columns rank, strategy, the Δ the verdict judges (firm value once the run
+# has valued the customers left at the horizon, else NPV) with its interval, P(better) and the verdict are on
+# screen, and with a pinned run its change too; the rest is to the right (the cue below names it; ←/→ scroll).
+# The Δ column, P(better) and the verdict are on one measure, so "better" never stands beside a negative Δ.
+MEASURE_NAME = {"npv": "NPV", "firm_value": "firm value"}
+
+
+def delta_header(measure: str) -> str:
+    return f"Δ {MEASURE_NAME.get(measure, measure)} [95% CI]"
+
+
+def columns(measure: str = "npv", pinned: str | None = None) -> tuple[str, ...]:
+    """The headers: the deciding five, the pinned change (when a run is pinned), then the other measure and the rest."""
+    other = "firm_value" if measure == "npv" else "npv"
+    return ("#", "strategy", delta_header(measure), "P(better)", "verdict", *((pinned,) if pinned else ()),
+            delta_header(other), "ROI", "payback", "Δ sat.", "reps for 80% power")
+
+
+COLUMNS = columns()
+
+
+def pinned_column(measure: str = "npv", compact: bool = False) -> str:
+    """The pinned change's header: in full 'Δ NPV pinned → now' (before → after (change)); at narrow widths
+    'vs pinned' (the change alone)."""
+    return "vs pinned" if compact else f"Δ {MEASURE_NAME.get(measure, measure)} pinned → now"
+
+
+PINNED_COLUMN = pinned_column()
+MIN_LABEL = 12  # the strategy column never narrower ('★ Reprice u…'; the whole label is in the recommendation)
+GOOD_LABEL = 16  # a pinned layout drops detail (the full pinned cell, then P(better)'s interval) before this
 
 
 def verdict(row: dict) -> Text:
-    """better / worse than baseline on the ranked measure, or 'not yet' while the interval spans zero."""
+    """better / worse than baseline on the decision measure (the Δ column beside it), or 'not yet' while its
+    interval spans zero."""
     if row["distinguishable"]:
         up = row["delta_decision"] > 0  # the ranked measure: firm value once known, else NPV
         return Text("better" if up else "worse", style="green" if up else "red")
@@ -34,6 +60,44 @@ def power_text(row: dict) -> str:
     """'~N': paired replications a t test needs to tell the Δ seen so far from zero four times in five."""
     need = row["replications_needed"]
     return "-" if row["distinguishable"] or need is None or pd.isna(need) else f"~{int(need)}"
+
+
+def decision_measure(cmp: pd.DataFrame) -> str:
+    """What the verdict, P(better) and the ranking judge: 'firm_value' once every firm value is known, else 'npv'."""
+    if cmp.empty or "decision_measure" not in cmp:
+        return "npv"
+    return str(cmp["decision_measure"].iloc[0])
+
+
+def npv_text(row: dict, currency: str | None = None) -> Text:
+    """Δ NPV with its CI."""
+    return delta_text(row["delta_npv"], row["ci_low"], row["ci_high"], currency)
+
+
+def measure_text(row: dict, measure: str, currency: str | None = None) -> Text:
+    """Δ on `measure` ('npv' or 'firm_value') with its CI."""
+    return firm_text(row, currency) if measure == "firm_value" else npv_text(row, currency)
+
+
+def p_better_count(row: dict) -> str:
+    """P(better) without its interval ('7/10'), for a pinned layout at narrow widths."""
+    return p_better_text(row).split(" ")[0]
+
+
+def change_only(before: float | None, after: float | None, currency: str | None = None) -> Text:
+    """The change against a pinned run alone ('−€17.8k', 'same'), for narrow widths."""
+    if before is None or after is None or before != before or after != after:
+        return Text("-", style="dim")
+    diff = after - before
+    if abs(diff) < 0.5:
+        return Text("same", style="dim")
+    return Text(signed_money(diff, currency, compact=True), style="green" if diff > 0 else "red")
+
+
+def pinned_value(row: dict, measure: str) -> float:
+    """A strategy's Δ on `measure`, as a pinned run and the current one are compared."""
+    value = row.get("delta_firm_value" if measure == "firm_value" else "delta_npv", float("nan"))
+    return float("nan") if value is None or pd.isna(value) else float(value)
 
 
 def firm_text(row: dict, currency: str | None = None) -> Text:
@@ -61,9 +125,10 @@ def ranking_text(a, context: str = "") -> Text:
     return text
 
 
-NOTE = ("Δ NPV: paired difference to baseline with its 95% CI (green/red: the whole interval is above/below zero). "
-        "P(better): replications won, with the 95% interval of that share. not yet: the interval spans zero; "
-        "reps for 80% power: replications a paired t test needs to detect the Δ seen so far. p pins these results.")
+NOTE = ("Δ: paired difference to baseline with its 95% CI (green/red: the whole interval is above/below zero); the "
+        "verdict and P(better) judge the measure of the first Δ column. P(better): replications won, with the 95% "
+        "interval of that share. not yet: the interval spans zero; reps for 80% power: replications a paired t test "
+        "needs to detect the Δ seen so far. p pins these results.")
 WAITING = "Waiting for the first complete replications: the recommendation needs two of every strategy…"
 
 
@@ -104,48 +169,76 @@ class ComparisonView(Vertical):
         base_npv = float(base["mean"].iloc[0]) if len(base) else float("nan")
         self.recommendation = a.recommendation
         recommended = a.recommendation.strategy if a.recommendation is not None else None
+        measure = decision_measure(cmp)
+        other = "firm_value" if measure == "npv" else "npv"
         context = (f"Over {a.replications} paired replication{'s' if a.replications != 1 else ''}; baseline NPV "
                    f"{money(base_npv, cur)}.")
         self.ranking = ranking_text(a, context)
-        pinned = self.pinned_deltas()
+        pinned = self.pinned_deltas(measure)
+        rows = cmp.to_dict("records")
+        label_width, full_pin, full_p = self.column_plan(rows, names, recommended, cur, measure, pinned)
+        header = pinned_column(measure, compact=not full_pin) if pinned is not None else None
         if pinned is not None:
-            self.ranking = self.ranking + Text("\n") + self.pinned_summary(a, base_npv, names)
+            self.ranking = self.ranking + Text("\n") + self.pinned_summary(a, base_npv, names, header)
         self._last = snap
         self.query_one("#comparison-ranking", Static).update(self.ranking)
         cursor = table.cursor_row
-        label_width = self.label_width(cmp, names, recommended, cur)
         table.clear(columns=True)  # widths from these rows: kept columns only ever widen, by earlier partial rows
-        table.add_columns(*COLUMNS[:5], *((PINNED_COLUMN,) if pinned is not None else ()), *COLUMNS[5:])
-        for row in cmp.to_dict("records"):
+        table.add_columns(*columns(measure, header))
+        for row in rows:
             payback = "never" if row["payback_month"] is None or pd.isna(row["payback_month"]) else f"m{int(row['payback_month'])}"
             name = names.get(row["strategy"], row["strategy"])
             label = Text(f"★ {name}", style="bold") if row["strategy"] == recommended else Text(name)
             label.truncate(label_width, overflow="ellipsis")
-            change = (change_text(pinned.get(row["strategy"]), row["delta_npv"], cur),) if pinned is not None else ()
+            change = ()
+            if pinned is not None:
+                now = pinned_value(row, measure)
+                change = ((change_text if full_pin else change_only)(pinned.get(row["strategy"]), now, cur),)
             table.add_row(
-                str(row["rank"]), label, delta_text(row["delta_npv"], row["ci_low"], row["ci_high"], cur),
-                p_better_text(row), verdict(row), *change, firm_text(row, cur),
+                str(row["rank"]), label, measure_text(row, measure, cur),
+                p_better_text(row) if full_p else p_better_count(row), verdict(row), *change,
+                measure_text(row, other, cur),
                 "-" if pd.isna(row["roi"]) else percent(row["roi"]), payback,
                 f"{row['delta_satisfaction']:+.2f}", power_text(row), key=row["strategy"])
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
         self.fit_headline()
 
-    def label_width(self, cmp: pd.DataFrame, names: dict[str, str], recommended: str | None,
-                    currency: str | None) -> int:
-        """The strategy column's width: whole labels when they fit, else what leaves rank, Δ NPV, P(better) and
-        the verdict on screen (long labels end in '…'; the full label is in the recommendation above)."""
-        rows = cmp.to_dict("records")
+    def column_plan(self, rows: list[dict], names: dict[str, str], recommended: str | None, currency: str | None,
+               measure: str, pinned: dict[str, float] | None) -> tuple[int, bool, bool]:
+        """(the strategy column's width, the pinned change in full, P(better) with its interval).
+
+        Whole labels when they fit, else what leaves rank, the Δ the verdict judges, P(better) and the verdict on
+        screen (long labels end in '…'; the full label is in the recommendation above). With a pinned run its
+        change is on screen too: in full ('+€116k → +€98.2k (−€17.8k)') when there is room, else the change alone
+        under 'vs pinned', and at the narrowest P(better) gives up its interval ('10/10') before the label does."""
         natural = max([len("strategy"), *(len(names.get(r["strategy"], r["strategy"])) + 2 * (r["strategy"] == recommended)
                                           for r in rows)])
         width = self.size.width
         if width <= 0:
-            return natural
-        delta = max([len(COLUMNS[2]), *(delta_text(r["delta_npv"], r["ci_low"], r["ci_high"], currency).cell_len
-                                        for r in rows)])
-        better = max([len(COLUMNS[3]), *(len(p_better_text(r)) for r in rows)])
-        others = len(str(len(rows))) + delta + better + len("not yet") + 2 * 5  # cells plus their padding
-        return max(12, min(natural, width - others - 2))  # 2: the vertical scrollbar, when the rows overflow
+            return natural, True, True
+
+        def widest(header: str, cells) -> int:
+            return max([len(header), *(Text(c).cell_len if isinstance(c, str) else c.cell_len for c in cells)]) + 2
+
+        fixed = (len(str(len(rows))) + 2 + widest(delta_header(measure), (measure_text(r, measure, currency) for r in rows))
+                 + len("not yet") + 2)
+        p_full = widest("P(better)", (p_better_text(r) for r in rows))
+        p_short = widest("P(better)", (p_better_count(r) for r in rows))
+        if pinned is None:
+            layouts = [(True, True, 0)]
+        else:
+            now = {r["strategy"]: pinned_value(r, measure) for r in rows}
+            full = widest(pinned_column(measure), (change_text(pinned.get(s), v, currency) for s, v in now.items()))
+            short = widest(pinned_column(measure, True), (change_only(pinned.get(s), v, currency) for s, v in now.items()))
+            layouts = [(True, True, full), (False, True, short), (False, False, short)]
+        room = 0
+        for full_pin, full_p, pin_width in layouts:
+            # 2: the label's padding; 2 more: the vertical scrollbar, when the rows overflow
+            room = width - fixed - (p_full if full_p else p_short) - pin_width - 2 - 2
+            if room >= min(natural, GOOD_LABEL):
+                return min(natural, room), full_pin, full_p
+        return max(MIN_LABEL, min(natural, room)), full_pin, full_p
 
     def on_resize(self) -> None:
         if getattr(self, "_last", None) is not None and self.size.width != getattr(self, "_shown_width", 0):
@@ -153,7 +246,7 @@ class ComparisonView(Vertical):
             self.show(self._last)  # the strategy column's width follows the view's
         self.fit_headline()
 
-    def pinned_summary(self, a, base_npv: float, names: dict[str, str]) -> Text:
+    def pinned_summary(self, a, base_npv: float, names: dict[str, str], column: str) -> Text:
         """One line: what the pinned run was, baseline NPV then and now, and the recommendation then and now."""
         p, cur = self.pinned, currency_of(a)
         base = p.summary[(p.summary["strategy"] == "baseline") & (p.summary["metric"] == "npv")]
@@ -164,19 +257,19 @@ class ComparisonView(Vertical):
         now = a.recommendation.strategy if a.recommendation is not None else None
         if was != now and was is not None and now is not None:
             text.append(f"; recommended {names.get(now, now)}, was {names.get(was, was)}", style="bold yellow")
-        text.append(f"; per strategy: column '{PINNED_COLUMN}' (p unpins)", style="dim")
+        text.append(f"; per strategy: column '{column}' (p unpins)", style="dim")
         return text
 
     def pin(self, analysis, label: str) -> None:
         """Compare against `analysis` from now on (None: stop comparing)."""
         self.pinned, self.pinned_label = analysis, label
 
-    def pinned_deltas(self) -> dict[str, float] | None:
-        """Per strategy: Δ NPV in the pinned run (None when nothing is pinned)."""
+    def pinned_deltas(self, measure: str = "npv") -> dict[str, float] | None:
+        """Per strategy: its Δ on `measure` in the pinned run (None when nothing is pinned)."""
         a = self.pinned
         if a is None or a.comparison.empty:
             return None
-        return {str(r["strategy"]): float(r["delta_npv"]) for r in a.comparison.to_dict("records")}
+        return {str(r["strategy"]): pinned_value(r, measure) for r in a.comparison.to_dict("records")}
 
     def fit_headline(self) -> None:
         """The recommendation above the table: its headline and first reason always, further reasons while the

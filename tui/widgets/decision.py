@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Static
 from simulator.analysis.units import money, strategy_labels
 from simulator.decision.analysis import MEASURE_LABEL, DecisionResult
 from tui.decision import DecisionCost, DecisionSnapshot
-from tui.format import percent, recommendation_text, signed_money
+from tui.format import percent, recommendation_text, share, signed_money
+from tui.widgets.scrollcue import ScrollCue, column_widths
 
 EVPPI_ROWS = 8
 NO_ASSUMPTIONS = (
@@ -38,8 +39,9 @@ def strategy_columns(measure: str) -> tuple[str, ...]:
 class DecisionView(ScrollableContainer):
     """The recommendation over the draws, a table per strategy and the value-of-information ranking.
 
-    The view scrolls as a whole (arrows, page keys, home/end; the tables take no focus), so the wide strategy
-    table and the ranking below it are in reach at 80x24."""
+    The view scrolls up and down as a whole (arrows, page keys, home/end; the tables take no focus), so the ranking
+    below the strategy table is in reach at 80x24; ←/→ scroll the tables sideways a column at a time, and the line
+    under each names its columns off screen (the strategy table's eight never fit 80 columns)."""
 
     def __init__(self, *, timings: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -51,14 +53,19 @@ class DecisionView(ScrollableContainer):
     def compose(self) -> ComposeResult:
         yield Static("", id="decision-progress")
         yield Static("Open a scenario to decide between its strategies.", id="decision-rec")
-        yield self._table("decision-table")
+        table = self._table("decision-table", fixed_columns=1)  # the strategy stays in view
+        yield table
+        yield ScrollCue(table, id="decision-cue")
         yield Static("", id="decision-voi")
-        yield self._table("decision-evppi")
+        evppi = self._table("decision-evppi")
+        yield evppi
+        yield ScrollCue(evppi, id="decision-evppi-cue")
         yield Static("", id="decision-notes")
 
     @staticmethod
-    def _table(name: str) -> DataTable:
-        table = DataTable(id=name, zebra_stripes=True, cursor_type="none", show_cursor=False)
+    def _table(name: str, fixed_columns: int = 0) -> DataTable:
+        table = DataTable(id=name, zebra_stripes=True, cursor_type="none", show_cursor=False,
+                          fixed_columns=fixed_columns)
         table.can_focus = False
         return table
 
@@ -72,6 +79,37 @@ class DecisionView(ScrollableContainer):
         for w in self.query(DataTable):
             w.display = shown
         self.query_one("#decision-voi", Static).display = shown
+        self._refresh_cues()
+
+    def _refresh_cues(self) -> None:
+        """The cues once the tables are laid out (a table shown or filled just now has no width yet)."""
+        def refresh() -> None:
+            for cue in self.query(ScrollCue):
+                cue.refresh_cue()
+        self.call_after_refresh(refresh)
+
+    # ---- sideways: the tables, a column at a time ------------------------------------------------------
+    def _scroll_tables(self, step: int) -> None:
+        for table in self.query(DataTable):
+            if not table.display:
+                continue
+            widths = column_widths(table)
+            fixed = sum(widths[:table.fixed_columns])  # the strategy column stays put; the rest scrolls under it
+            edges, x = [], 0
+            for w in widths[table.fixed_columns:]:
+                edges.append(x)
+                x += w
+            edges.append(max(0, x - (table.scrollable_content_region.width - fixed)))  # the last stop: the right end
+            now = round(table.scroll_x)
+            stops = [e for e in edges if (e > now if step > 0 else e < now) and e <= edges[-1]]
+            if stops:
+                table.scroll_to(x=min(stops) if step > 0 else max(stops), animate=False)
+
+    def action_scroll_left(self) -> None:
+        self._scroll_tables(-1)
+
+    def action_scroll_right(self) -> None:
+        self._scroll_tables(1)
 
     # ---- states -------------------------------------------------------------------------------------
     def prepare(self, cost: DecisionCost | None, uncertain: bool) -> None:
@@ -158,7 +196,7 @@ class DecisionView(ScrollableContainer):
                 Text(("★ " if row.strategy == rec.strategy else "") + names.get(row.strategy, row.strategy),
                      style="bold" if row.strategy == rec.strategy else ""), Text(ci, style=style),
                 "-" if base else f"{signed(row.delta_p05)} to {signed(row.delta_p95)}",
-                percent(row.p_best), "-" if base else percent(row.p_better),
+                share(row.p_best), "-" if base else share(row.p_better),
                 f"{format_money(row.expected_regret)} / {format_money(row.max_regret)}",
                 "-" if base else signed(row.cvar05_delta), percent(green), key=row.strategy)
         evppi = self.query_one("#decision-evppi", DataTable)
@@ -179,6 +217,7 @@ class DecisionView(ScrollableContainer):
             voi.update(title)
         table.display = True
         voi.display = evppi.display = bool(len(r.evppi))
+        self._refresh_cues()
         measure = MEASURE_LABEL.get(r.measure, r.measure)
         notes = [*r.notes,
                  f"Over {r.draws} complete draws of {len(r.assumptions)} assumptions × {r.replications} replications, "
