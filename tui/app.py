@@ -84,6 +84,8 @@ COMMANDS = (  # every action, by name, for the command palette (ctrl+p)
 LEVERS_MIN_WIDTH = 110
 COMPACT_FOOTER_BELOW = 110  # columns under which the footer drops its padding and the palette key (^p still works)
 REFRESH_EVERY = 0.3  # seconds between redraws of the views while replications stream in
+PANELS_AFTER = 5.0  # seconds after opening when the levers and causal map are built if the first run is still going
+STATUS_EVERY = 0.2  # seconds between updates of the status line while replications stream in
 SCENARIOS = shipped_scenarios()
 
 
@@ -155,6 +157,9 @@ class SpcApp(App[None]):
         self.finished_runs: list[RunSnapshot] = []  # every RunFinished received for the current run (tests, bench)
         self._rerun_timer: Timer | None = None
         self._refresh_timer: Timer | None = None
+        self._status_timer: Timer | None = None
+        self._causal_model: CompiledModel | None = None  # the model the causal map shows
+        self._status_at = 0.0  # perf_counter of the last status line update
         self._panels_pending: tuple[LoadedScenario, CompiledModel] | None = None
         self._rendered: dict[str, object] = {}  # view -> what it last drew (a snapshot, analysis or frame)
         self._input_at = 0.0  # perf_counter of the last key press (the run's heavy work waits after one)
@@ -261,10 +266,11 @@ class SpcApp(App[None]):
                                    bool(message.loaded.scenario.uncertainty.assumptions))
         self.start_run()
         self.first_run_id = self.run_id
-        # Building the panels (dozens of widgets) competes with the first in-process run for the interpreter
-        # lock, so it waits for the first result (or a second, whichever comes first).
+        # Building the panels (two hundred widgets, styled and laid out: ~0.2 s of the UI process) competes with
+        # the first run for the cores, so it waits for that run to end, or PANELS_AFTER seconds of a long one.
         self._panels_pending = (message.loaded, message.model)
-        self.set_timer(1.0, self._build_panels)
+        self.lever_panel.waiting(f"The levers appear when this run ends, or within {PANELS_AFTER:.0f} s.")
+        self.set_timer(PANELS_AFTER, self._build_panels)
 
     def _build_panels(self) -> None:
         if self._panels_pending is None:
@@ -272,7 +278,12 @@ class SpcApp(App[None]):
         loaded, model = self._panels_pending
         self._panels_pending = None
         self.lever_panel.show_levers(levers(loaded.data), {}, loaded.scenario)
-        self.causal_map.show_model(model)
+        self._show_causal_map(model)
+
+    def _show_causal_map(self, model: CompiledModel) -> None:
+        if self._causal_model is not model:
+            self._causal_model = model
+            self.causal_map.show_model(model)
 
     # ---- a stored run (spc batch) ------------------------------------------------------------------------
     def open_stored_run(self, store: str | Path, run_id: int) -> None:
@@ -304,7 +315,7 @@ class SpcApp(App[None]):
         self.live.cancel()
         self.sub_title = f"{run.scenario_name} · stored run {run.run_id} ({'complete' if run.complete else 'partial'})"
         self.lever_panel.display = False
-        self.causal_map.show_model(model)
+        self._show_causal_map(model)
         done = len(run.strategies) * run.replications
         snap = RunSnapshot(self.run_id, done, done, run.replications, run.replications, 0.0, run.timeseries, analysis)
         self._show(snap, f"Stored run {run.run_id}")
@@ -382,15 +393,31 @@ class SpcApp(App[None]):
             return False
         self.measured.setdefault("first_replication_s", time.perf_counter() - self.opened_at)
         self.snapshot = snap
-        if self._panels_pending is not None:
+        if self._panels_pending is not None and state != "Running":
             self.call_after_refresh(self._build_panels)
         if state != "Running":
             self._refresh_views()  # first: the line may only tell of a recommendation the comparison shows
         elif self._refresh_timer is None:
             self._refresh_timer = self.set_timer(REFRESH_EVERY, self._refresh_views)
+        if state == "Running" and time.perf_counter() - self._status_at < STATUS_EVERY:
+            if self._status_timer is None:  # the line catches up with the latest snapshot shortly
+                self._status_timer = self.set_timer(STATUS_EVERY, self._show_status)
+        else:
+            self._show_status(state)
+        return True
+
+    def _show_status(self, state: str = "Running") -> None:
+        """The status line for the latest snapshot (while a run streams in, at most every STATUS_EVERY seconds: each
+        update repaints the screen, and 60 of them in 3 s took a tenth of the UI process's time)."""
+        if self._status_timer is not None:
+            self._status_timer.stop()
+            self._status_timer = None
+        snap = self.snapshot
+        if snap is None or snap.run_id != self.run_id or not self.status.is_attached:
+            return
+        self._status_at = time.perf_counter()
         self.status.show(snap, state, self.measured.get("first_recommendation_s")
                          if snap.run_id == self.first_run_id else None)
-        return True
 
     def _refresh_views(self) -> None:
         """Bring the tables up to date, and the charts of the view on screen (others catch up when shown)."""
@@ -725,4 +752,6 @@ class SpcApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        if self.tabs.active == "causal" and self._panels_pending is not None:  # asked for: drawn now, not later
+            self._show_causal_map(self._panels_pending[1])
         self._refresh_views()

@@ -17,7 +17,8 @@ from simulator.analysis.run_analysis import Analysis, analyse
 from simulator.live import Collected, LiveRun
 from tui.snapshot import RunSnapshot
 
-ANALYSIS_EVERY = 1.5  # seconds between refreshes of the tables while a run streams in
+ANALYSIS_EVERY = 2.0  # seconds between refreshes of the tables while a run streams in
+FIRST_ANALYSIS_REPS = 2  # the first table waits for two complete replications: the recommendation needs two
 QUIET_AFTER_INPUT = 0.25  # seconds after a key press before this thread's heavy work (analysis, frames) resumes
 MAX_DEFER = 0.5  # the longest it waits for a quiet moment (keys held down must not stop the tables for good)
 PARTIAL_EVERY = 1.0  # seconds between restacks of all runs received (the time series charts)
@@ -65,7 +66,8 @@ def stream(run: LiveRun, run_id: int, post: Callable[[str, RunSnapshot], None],
             first = now - start
         done = collected.done == total
         complete = len(collected.complete_replications())
-        if done or (complete > analysed_reps and now - last_analysis >= ANALYSIS_EVERY):
+        if done or (complete > analysed_reps and complete >= FIRST_ANALYSIS_REPS
+                    and now - last_analysis >= ANALYSIS_EVERY):
             if not done:
                 after_input(since_input)
             want_ledger = done or now - last_ledger >= LEDGER_EVERY

@@ -90,6 +90,12 @@ class LeverPanel(VerticalScroll):
         yield Static("Levers", classes="panel-title")
         yield Static("", id="lever-error")
 
+    def waiting(self, text: str) -> None:
+        """A line in place of the inputs until `show_levers` builds them (after the first run)."""
+        for child in list(self.children)[2:]:
+            child.remove()
+        self.mount(Static(text, classes="lever-wait"))
+
     def show_levers(self, levers: list[Lever], values: dict[str, float | None], scenario=None) -> None:
         """One input per lever, grouped; with the `scenario`, named by its labels rather than identifiers."""
         for child in list(self.children)[2:]:
