@@ -129,3 +129,26 @@ async def test_the_decision_table_names_its_columns_off_screen_and_scrolls_to_th
             await pilot.press("left")
         await pilot.pause(0.2)
         assert table.scroll_x == 0 and not hidden_columns(table)[0]
+
+
+@run_async
+async def test_the_panels_wait_for_the_first_run_unless_the_causal_map_is_asked_for():
+    """Issue 12: building the levers panel and the causal map (two hundred widgets) competed with the first run for
+    the two cores, so they are built when it ends; the panel says so meanwhile, and showing the causal map builds it
+    at once."""
+    app = SpcApp(SHIPPED, **{**FAST, "replications": 40, "months": 36})
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.snapshot is None:
+            await pilot.pause(0.05)
+        panel = app.query_one(LeverPanel)
+        assert not panel.levers and "appear when this run ends" in " ".join(
+            _plain(w) for w in panel.query(Static) if "lever-wait" in w.classes)
+        assert app.causal_map.query_one(OptionList).option_count == 0
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.causal_map.query_one(OptionList).option_count > 0  # asked for: drawn now
+        assert not panel.levers  # the levers still wait
+        app.live.cancel()
+        await pilot.pause(0.5)
+        await pilot.pause()
+        assert panel.levers and not panel.query(".lever-wait")  # the run ended: the levers are there
