@@ -46,9 +46,14 @@ def _comparison_rows(cmp: pd.DataFrame, currency: str | None = None, names=None)
             need = r["replications_needed"]
             verdict = "not distinguishable yet" + ("" if need is None or pd.isna(need)
                                                    else f" (~{int(need)} replications for 80% power)")
-        rows.append([str(r["rank"]), names.get(r["strategy"], humanise(r["strategy"])),
-                     f"{_money(r['delta_npv'])} [{_money(r['ci_low'])}, {_money(r['ci_high'])}]",
-                     _firm_cell(r, currency), p_better_text(r), _money(r["spend"]), "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}", payback,
+        def delta(x):  # a difference: signed, as the terminal's tables write it
+            return money(x, currency, signed=True)
+
+        measures = [f"{delta(r['delta_npv'])} [{delta(r['ci_low'])}, {delta(r['ci_high'])}]", _firm_cell(r, currency)]
+        if _firm_value_decides(cmp):
+            measures.reverse()
+        rows.append([str(r["rank"]), names.get(r["strategy"], humanise(r["strategy"])), *measures,
+                     p_better_text(r), _money(r["spend"]), "-" if pd.isna(r["roi"]) else f"{r['roi']:.0%}", payback,
                      _money(r["revenue_growth"]), _money(r["cost_savings"]), f"{r['delta_satisfaction']:+.2f}", verdict])
     return rows
 
@@ -57,12 +62,24 @@ COMPARISON_HEAD = ["#", "strategy", "Δ NPV [95% CI]", "Δ firm value [95% CI]",
                    "cost savings", "Δ satisfaction", "verdict"]
 
 
+def _firm_value_decides(cmp: pd.DataFrame) -> bool:
+    return not cmp.empty and "decision_measure" in cmp and str(cmp["decision_measure"].iloc[0]) == "firm_value"
+
+
+def comparison_head(cmp: pd.DataFrame) -> list[str]:
+    """The comparison's headers: the measure that P(better) and the verdict judge first, so that 'better than
+    baseline' never stands first beside a Δ it did not judge (a negative Δ NPV of a strategy that adds firm value)."""
+    if not _firm_value_decides(cmp):
+        return COMPARISON_HEAD
+    return [*COMPARISON_HEAD[:2], COMPARISON_HEAD[3], COMPARISON_HEAD[2], *COMPARISON_HEAD[4:-1], "verdict (firm value)"]
+
+
 def _firm_cell(r, currency: str | None = None) -> str:
     if pd.isna(r.get("delta_firm_value")):
         return "-"
 
     def m(x):
-        return money(x, currency)
+        return money(x, currency, signed=True)
 
     return f"{m(r['delta_firm_value'])} [{m(r['firm_ci_low'])}, {m(r['firm_ci_high'])}]"
 
@@ -339,7 +356,7 @@ spc {e(inp.version)} · money in {e(sc.metadata.currency)} · discount rate {sc.
 {_recommendation_html(inp)}
 <h2>Strategy comparison against baseline</h2>
 <p>{e(COMPARISON_NOTE)}</p>
-{table(COMPARISON_HEAD, _comparison_rows(inp.comparison, cur, names))}
+{table(comparison_head(inp.comparison), _comparison_rows(inp.comparison, cur, names))}
 {"".join(f"<p><b>{e(line)}</b></p>" for line in _ranking_lines(inp))}
 <h2>Value beyond the horizon</h2>
 <p>{e(valuation_note(inp))}</p>
@@ -463,7 +480,7 @@ def to_markdown(inp: Analysis) -> str:
              f"spc {inp.version}, money in {sc.metadata.currency}.",
              *_recommendation_markdown(inp),
              "## Strategy comparison against baseline", COMPARISON_NOTE,
-             table(COMPARISON_HEAD, _comparison_rows(inp.comparison, cur, names)),
+             table(comparison_head(inp.comparison), _comparison_rows(inp.comparison, cur, names)),
              *(f"**{line}**" for line in _ranking_lines(inp)),
              "## Value beyond the horizon", valuation_note(inp), table(*valuation_rows(inp)),
              f"## {SUMMARY_TITLE}", table(summary_head, summary_rows),

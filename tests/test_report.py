@@ -44,7 +44,7 @@ def test_report_from_a_saved_run_folder_as_markdown(tmp_path):
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert text.startswith("# Engine test shop")
-    assert "| # | strategy | Δ NPV [95% CI]" in text and "What drives NPV" not in text
+    assert "| # | strategy | Δ firm value [95% CI] | Δ NPV [95% CI]" in text and "What drives NPV" not in text
     assert len(_images(text)) == 4
 
 
@@ -167,3 +167,23 @@ def test_report_of_a_scenario_with_only_the_baseline(tmp_path):
                  "--no-tornado", "--out", str(out))
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "Rankings disagree" not in out.read_text()
+
+
+def test_the_comparison_puts_the_measure_its_verdict_judges_first():
+    """Ranked on firm value, 'better than baseline' stood beside a negative Δ NPV (Invest in people: −€36.5k NPV,
+    +€788k firm value): the column the verdict and P(better) judge now comes first, and the verdict names it."""
+    import pandas as pd
+
+    from simulator.report import COMPARISON_HEAD, _comparison_rows, comparison_head
+
+    row = {"rank": 1, "strategy": "invest", "delta_npv": -36_500.0, "ci_low": -53_600.0, "ci_high": -19_400.0,
+           "delta_firm_value": 788_200.0, "firm_ci_low": 656_200.0, "firm_ci_high": 920_100.0, "delta_decision": 788_200.0,
+           "distinguishable": True, "replications_needed": None, "payback_month": None, "spend": 183_300.0,
+           "roi": -0.2, "revenue_growth": 452_400.0, "cost_savings": -275_400.0, "delta_satisfaction": 0.56,
+           "pairs": 4, "p_better": 1.0, "p_better_low": 0.4, "p_better_high": 1.0, "decision_measure": "firm_value"}
+    cmp = pd.DataFrame([row])
+    head, (cells,) = comparison_head(cmp), _comparison_rows(cmp, "EUR")
+    assert head[2] == "Δ firm value [95% CI]" and head[3] == "Δ NPV [95% CI]" and head[-1] == "verdict (firm value)"
+    assert cells[2].startswith("+€788") and cells[3].startswith("−€36") and cells[-1] == "better than baseline"
+    on_npv = cmp.assign(decision_measure="npv", delta_decision=-36_500.0)
+    assert comparison_head(on_npv) == COMPARISON_HEAD and _comparison_rows(on_npv, "EUR")[0][2].startswith("−€36")
