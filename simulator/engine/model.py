@@ -22,7 +22,8 @@ from simulator.engine import rng as keyed
 from simulator.engine._numba import LazyKernel, pairwise_sum
 from simulator.engine.customers import CustomerBase, _contacts_kernel, _purchases_kernel
 from simulator.engine.netstep import FastNetworkState
-from simulator.engine.normal import ndtri
+from simulator.engine.normal import _COEF as _NDTRI_COEF
+from simulator.engine.normal import _NDTRI
 from simulator.engine.policy import Policy
 from simulator.engine.rng import (
     _SMALL_MEAN,
@@ -201,6 +202,9 @@ class Simulation:
         columns = [c for c in ENGINE_METRICS if c not in ("employee_turnover", "cumulative_profit", "npv")]
         self.acc = {c: np.zeros(self.n_periods + 1) for c in columns + ["busy_days", "server_days", "wait_days",
                                                                         "queue_time", "headcount_days"]}
+        self._step_acc = tuple(self.acc[c] for c in (  # the compiled step's accumulators, looked up once
+            "contacts_arrived", "queue_minutes", "queue_time", "purchases", "revenue", "cost_of_goods",
+            "self_service_contacts", "channel_costs"))
         self.node_values = {name: np.zeros(self.n_periods) for name in self.node_names}
         self.activity_volume = {act.name: np.zeros(self.n_periods + 1) for act in sc.activities}
         self.base_basket = np.array([s.basket if s.basket > 0 else 1.0 for s in sc.segments])
@@ -222,12 +226,15 @@ class Simulation:
         self._sums = np.zeros(8)  # numpy's sums, computed by the kernels
         self._after_step: tuple[float, float, int] | None = None  # satisfaction, NPS, active customers after a step
         self._fused: tuple | None = None  # see _fused_activities
+        self._fused_only = False  # (set with _fused) every activity _activities books is fused
         # The compiled step hands the next one the active customers and promoters it found at its end (in the
         # idx buffer), and _close_period reuses its satisfaction, NPS and count: both assume nothing changes the
         # customers between steps. Whatever does must set both to None.
         self._next_active: int | None = None
         self._purchase_sums = np.zeros(4)  # numpy's sums of the step's revenue, cost of goods and channel
         self._acquisition: tuple | None = None  # see _acquisition_list
+        self._driven_by = {driver: [act for act in sc.activities if act.driver == driver]
+                           for driver in ("new_customer", "month")}  # the activities of these drivers, in order
         self._segment_first = np.zeros(2 * len(sc.segments))  # exp(-mean) of a whole step's contacts, purchases
 
     # ---- ports -------------------------------------------------------------------------------------------
@@ -387,12 +394,13 @@ class Simulation:
             self.acc["severance_costs"][period] += excess * emp.severance_months * emp.annual_salary / 12.0
         for seat in self.staff.vacant_seats(target):
             self.env.process(self._vacancy(seat))
-        fte = self.staff.productive_fte(t)
-        self.servers.set_servers(self._servers_for(fte), t)
-        self.acc["server_days"][period] += self.servers.servers * dt
-        self.acc["headcount_days"][period] += self.staff.headcount * dt
-        self.acc["wages"][period] += self.staff.headcount * emp.annual_salary / YEAR_DAYS * dt
-        self.step_practical_minutes = self.staff.headcount * dt * emp.minutes_per_day * emp.practical_capacity
+        staff, servers, acc = self.staff, self.servers, self.acc
+        servers.set_servers(self._servers_for(staff.productive_fte(t)), t)
+        headcount = staff.headcount
+        acc["server_days"][period] += servers.servers * dt
+        acc["headcount_days"][period] += headcount * dt
+        acc["wages"][period] += headcount * emp.annual_salary / YEAR_DAYS * dt
+        self.step_practical_minutes = headcount * dt * emp.minutes_per_day * emp.practical_capacity
         self.step_used_minutes = 0.0
 
     def _serve_and_trade(self, t: float, dt: float, period: int, seg: dict[str, np.ndarray]) -> dict[str, float]:
@@ -557,7 +565,7 @@ class Simulation:
         """_serve_and_trade in numba kernels: the same operations in the same order, on reused buffers.
         Transcendentals (exp, log, power) stay in numpy, ndtri in its own kernel (engine.normal); the kernels
         reproduce numpy's pairwise sums (_numba.pairwise_sum) and the order in which np.bincount adds."""
-        active_k, exposure_k, poisson_k, draw_k, serve_k, month_k, state_k, exponent_k = kernels
+        active_k, exposure_k, poisson_k, draw_k, serve_k, month_k, state_k, exponent_k, ndtri_k = kernels
         sc, cust, rng, acc, ports, buf = self.sc, self.customers, self.rng, self.acc, self.ports, self._buffers
         svc = sc.service
         mpd = sc.employees.minutes_per_day
@@ -575,7 +583,8 @@ class Simulation:
             n_act = active_k(cust.active, cust.segment, cust.satisfaction, size, neg_sensitivity,
                              svc.satisfaction_reference, price_term, idx, exponent, promoters)
         self._next_active = None
-        growth = np.exp(exponent[:n_act], out=exponent[:n_act])
+        growth = exponent[:n_act]
+        np.exp(growth, out=growth)
         # acquisition and referrals from promoters, on the segments' clocks
         # (the numpy step's array expression, element by element in Python floats: the same operations)
         factor, referral, period_days = ports["acquisition_factor"], max(0.0, ports["referral_rate"]), self.P
@@ -617,13 +626,14 @@ class Simulation:
                            raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times, uniforms[0], uniforms[1],
                            uniforms[2])
         np.log(uniforms[:2], out=logs[:2])
-        normal = ndtri(uniforms[2], out=logs[2])
+        normal = logs[2]
+        ndtri_k(uniforms[2], normal, _NDTRI_COEF)  # = ndtri(uniforms[2], out=normal): both rows C-contiguous float64
         # handle and patience times, the queue and its accounts, experiences -> satisfaction and desk costs,
         # purchases and the self-service channel, and the customer_month activities that come first (see
         # _fused_activities), in one kernel on rows whose use has ended (see _serve_and_book_kernel)
         revenue, cogs, self_service, channel = means[:n], means[n:], first[:n], first[n:]
         fused, applies, minutes, activity_sums = self._fused_activities()
-        months, = buf.rows("activity_months", 1, len(fused) * n) if fused else (start,)
+        months = buf.row("activity_months", len(fused) * n) if fused else start
         period_end = (period + 1) * self.P
         purchase_sums = self._purchase_sums
         served_n, n_carry, n_buys = serve_k(
@@ -638,19 +648,21 @@ class Simulation:
             seg["self_service_cost"], cust.purchases, cust.revenue, cust.cost_of_goods, revenue, cogs, self_service,
             channel, applies, minutes, months, activity_sums, purchase_sums)
         wait_sum, queue_sum, desk_sum, handle_sum, wait_minutes_sum = sums[:5].tolist()  # numpy's sums, exactly
-        acc["contacts_arrived"][period] += total
-        acc["queue_minutes"][period] += wait_sum * mpd
-        acc["queue_time"][period] += queue_sum
+        (arrived_acc, queue_minutes_acc, queue_time_acc, purchases_acc, revenue_acc, cogs_acc, self_service_acc,
+         channel_acc) = self._step_acc
+        arrived_acc[period] += total
+        queue_minutes_acc[period] += wait_sum * mpd
+        queue_time_acc[period] += queue_sum
         if n_carry:  # (carried contacts' times and exits: in uniforms[2] and patience)
             self.pending_arrival = np.concatenate([self.pending_arrival, uniforms[2][:n_carry]])
             self.pending_exit = np.concatenate([self.pending_exit, patience[:n_carry]])
         self.step_used_minutes += desk_sum
         revenue_sum, cogs_sum, self_service_sum, channel_sum = purchase_sums[:4].tolist()
-        acc["purchases"][period] += n_buys
-        acc["revenue"][period] += revenue_sum
-        acc["cost_of_goods"][period] += cogs_sum
-        acc["self_service_contacts"][period] += self_service_sum
-        acc["channel_costs"][period] += channel_sum
+        purchases_acc[period] += n_buys
+        revenue_acc[period] += revenue_sum
+        cogs_acc[period] += cogs_sum
+        self_service_acc[period] += self_service_sum
+        channel_acc[period] += channel_sum
         # time-driven ABC activities, new customers' costs, and the leavers
         self._activities(who_all, seg_all, exposure, period, who, buys, month_k, start, fused, activity_sums)
         if n_joined:  # (their acquisition costs were set by exposure_k)
@@ -708,6 +720,9 @@ class Simulation:
             applies = (np.concatenate([self._segment_lookup(act) for act in fused]) if fused
                        else np.zeros(0, dtype=bool))
             self._fused = (fused, applies, np.array([float(act.minutes) for act in fused]), np.zeros(len(fused)))
+            self._fused_only = all(any(act is f for f in fused) or act.driver not in ("customer_month", "contact",
+                                                                                       "purchase")
+                                   for act in self.sc.activities)
         return self._fused
 
     def _activities(self, idx: np.ndarray, segs: np.ndarray, exposure: np.ndarray, period: int,
@@ -715,6 +730,10 @@ class Simulation:
                     fused: list | None = None, fused_volumes: np.ndarray | None = None) -> None:
         """Time-driven ABC activities of the step; `fused` ones were booked to their customers by the compiled
         purchases kernel already (their volumes in fused_volumes)."""
+        if fused and self._fused_only:  # no other activity books here: the fused ones, in the scenario's order
+            for act, volume in zip(fused, fused_volumes.tolist(), strict=True):
+                self._book_activity(act, period, volume)
+            return
         j = 0
         for act in self.sc.activities:
             if fused and j < len(fused) and act is fused[j]:
@@ -738,18 +757,17 @@ class Simulation:
 
     def _onboarding(self, joined: np.ndarray, period: int) -> None:
         segs = None
-        for act in self.sc.activities:
-            if act.driver == "new_customer":
-                if act.segments is None:
-                    who = joined
-                else:
-                    segs = self.customers.segment[joined] if segs is None else segs
-                    who = joined[self._segment_mask(act, segs)]
-                self._book_activity(act, period, float(who.size))
-                if who.size:  # _book_activity's allocation with one occurrence each: np.ones(n) * minutes * rate
-                    lo, hi = int(who[0]), int(who[-1]) + 1
-                    where = slice(lo, hi) if hi - lo == who.size else who  # new customers: one block of slots
-                    self.customers.cost_to_serve[where] += 1.0 * act.minutes * self.minute_rate
+        for act in self._driven_by["new_customer"]:  # (the scenario's new_customer activities, in order)
+            if act.segments is None:
+                who = joined
+            else:
+                segs = self.customers.segment[joined] if segs is None else segs
+                who = joined[self._segment_mask(act, segs)]
+            self._book_activity(act, period, float(who.size))
+            if who.size:  # _book_activity's allocation with one occurrence each: np.ones(n) * minutes * rate
+                lo, hi = int(who[0]), int(who[-1]) + 1
+                where = slice(lo, hi) if hi - lo == who.size else who  # new customers: one block of slots
+                self.customers.cost_to_serve[where] += 1.0 * act.minutes * self.minute_rate
 
     def _segment_lookup(self, act) -> np.ndarray:
         """Per segment code: does the activity apply to it?"""
@@ -774,9 +792,8 @@ class Simulation:
         acc = self.acc
         acc["initiative_spend"][period] += self.policy.spend(t, t + dt)
         acc["fixed_costs"][period] += self.sc.costs.fixed_per_month * dt / self.P
-        for act in self.sc.activities:  # a fixed workload: occurrences per month, driven by no customer
-            if act.driver == "month":
-                self._book_activity(act, period, act.per_month * dt / self.P)
+        for act in self._driven_by["month"]:  # a fixed workload: occurrences per month, driven by no customer
+            self._book_activity(act, period, act.per_month * dt / self.P)
         # work beyond practical capacity in this step is overtime, paid at a premium
         over = self.step_used_minutes - self.step_practical_minutes
         if over > 0:
@@ -881,6 +898,14 @@ class _Buffers:
             array = np.empty((k, max(n + n // 16, 64)), dtype=dtype)
             self._arrays[name] = array
         return array[:, :n]
+
+    def row(self, name: str, n: int) -> np.ndarray:
+        """n float64 elements (a buffer of its own, not one of rows')."""
+        array = self._arrays.get(name)
+        if array is None or array.shape[0] < n:
+            array = np.empty(max(n + n // 16, 64))
+            self._arrays[name] = array
+        return array[:n]
 
     def _set(self, name: str, n: int, spec: tuple[tuple[str, int, int, type, bool], ...]) -> list[np.ndarray]:
         """The arrays of `spec` ((group, rows, length: 0 for n, 1 for n + 1, 2 for 2n, dtype, split)) cut to their
@@ -1260,6 +1285,6 @@ _SERVE_AND_BOOK = LazyKernel(
 def _step_kernels() -> tuple | None:
     """The compiled step's kernels (compiled, or loaded from the disk cache), or None: then the numpy step."""
     lazies = (customer_kernels.ACTIVE, customer_kernels.EXPOSURE, _STEP_POISSON, _DRAW_CONTACTS, _SERVE_AND_BOOK,
-              _CUSTOMER_MONTH, customer_kernels.STATE, customer_kernels.EXPONENT)
+              _CUSTOMER_MONTH, customer_kernels.STATE, customer_kernels.EXPONENT, _NDTRI)
     kernels = tuple(lazy.get() for lazy in lazies)
     return None if any(k is None for k in kernels) else kernels
