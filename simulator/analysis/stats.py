@@ -64,7 +64,7 @@ def bounded_mean_ci(values, lower: float = 0.0, upper: float | None = None) -> t
     the end towards the bound never does); and it tends to `mean_ci` when the spread is small against the
     distance to the bound. Seeded simulation (gamma turnover with the shipped case's spread, CV 0.39;
     lognormal; normal) gives coverage no lower than the clipped t interval's, 0.93-0.95 for n = 2 to 30;
-    tests/test_stats.py checks it. With one value, or no spread, the interval is the mean.
+    tests/test_stats_bounded.py checks it. With one value, or no spread, the interval is the mean.
     """
     x = np.asarray(values, dtype=float)
     m, lo, hi = mean_ci(x)
