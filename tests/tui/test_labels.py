@@ -152,3 +152,39 @@ async def test_the_panels_wait_for_the_first_run_unless_the_causal_map_is_asked_
         await pilot.pause(0.5)
         await pilot.pause()
         assert panel.levers and not panel.query(".lever-wait")  # the run ended: the levers are there
+
+
+@run_async
+async def test_the_customer_tab_computes_its_figures_off_the_ui_thread():
+    """Issue 12: showing the Customers tab ran ~0.2 s of pandas (whale curves, customer equity, LTV) in the key
+    press; the figures are now computed in a thread and drawn when ready, once per customer ledger."""
+    import threading
+
+    import tui.widgets.customers as customers
+
+    computed_on: list[str] = []
+    original = customers.customer_figures
+
+    def spy(a):
+        computed_on.append(threading.current_thread().name)
+        return original(a)
+
+    customers.customer_figures = spy
+    try:
+        app = SpcApp(SHIPPED, **FAST)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for_finished_run(app, pilot)
+            await pilot.press("5")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.customer_view.query_one("#value-table", DataTable)
+            assert table.row_count == len(app.snapshot.analysis.strategies)
+            first = [str(c) for c in table.get_row_at(0)]
+            assert first[0] == "baseline" or not IDENTIFIER.search(first[0])
+            assert computed_on and threading.main_thread().name not in computed_on
+            await pilot.press("1")
+            await pilot.press("5")  # the same ledger: drawn again from the figures, not recomputed
+            await app.workers.wait_for_complete()
+            assert len(computed_on) == 1
+    finally:
+        customers.customer_figures = original

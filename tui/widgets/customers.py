@@ -6,7 +6,10 @@ shows its 95% band. One replication's curve would show that replication's luck."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
@@ -34,8 +37,29 @@ def mean_whale(curves: list[WhaleCurve]) -> tuple[np.ndarray, np.ndarray]:
     return mean, half
 
 
+@dataclass(frozen=True)
+class CustomerFigures:
+    """What the view draws, computed from the analysis's customer ledger off the UI thread."""
+
+    whales: dict[str, list[WhaleCurve]]  # per strategy, one curve per replication
+    means: dict[str, tuple[np.ndarray, np.ndarray]]  # per strategy with curves: mean_whale of them
+    values: tuple[list[str], list[list[str]]]  # value_rows: customer equity and LTV per segment
+
+
+def customer_figures(a) -> CustomerFigures:
+    whales = {}
+    for strategy in a.strategies:
+        sub = a.customers[a.customers["strategy"] == strategy]
+        whales[strategy] = [whale_curve(g["profit"]) for _, g in sub.groupby("replication")]
+    means = {s: mean_whale(curves) for s, curves in whales.items() if curves}
+    return CustomerFigures(whales, means, value_rows(a))
+
+
 class CustomerView(VerticalScroll):
     """The whale chart keeps at least 14 rows and the table 6: in a short terminal the view scrolls."""
+
+    _figures: tuple[object, CustomerFigures] | None = None  # (the customer ledger they are of, the figures)
+    _wanted: object = None  # the analysis last asked to be shown
 
     def compose(self) -> ComposeResult:
         yield Static("", id="whale-legend")
@@ -46,9 +70,29 @@ class CustomerView(VerticalScroll):
         yield ScrollCue(table, id="value-cue")
 
     def show(self, snap: RunSnapshot) -> None:
+        """Draw the customer ledger's figures. Computing them (whale curves per replication, customer equity and
+        lifetime values: ~0.2 s of pandas on the full ledger) happens in a thread, not in the key press that
+        showed this tab; the previous figures stay on screen until the new ones are drawn."""
         a = snap.analysis
         if a is None or a.customers.empty:
             return
+        self._wanted = a
+        if self._figures is not None and self._figures[0] is a.customers:  # the same ledger: the figures hold
+            self._draw(a, self._figures[1])
+        else:
+            self._prepare(a)
+
+    @work(thread=True, exclusive=True, group="customer-figures")
+    def _prepare(self, a) -> None:
+        figures = customer_figures(a)
+        self.app.call_from_thread(self._prepared, a, figures)
+
+    def _prepared(self, a, figures: CustomerFigures) -> None:
+        self._figures = (a.customers, figures)
+        if self.is_attached and self._wanted is a:  # (not when a newer analysis was asked for meanwhile)
+            self._draw(a, figures)
+
+    def _draw(self, a, figures: CustomerFigures) -> None:
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -56,16 +100,14 @@ class CustomerView(VerticalScroll):
         plt.xlabel("% of customers, most profitable first")
         plt.ylabel("% of profit")
         highlighted = getattr(self.app, "highlight", None)
-        whales = {}
+        whales = figures.whales
         reps = 0
         top = float("-inf")
         for strategy in a.strategies:
-            sub = a.customers[a.customers["strategy"] == strategy]
-            whales[strategy] = [whale_curve(g["profit"]) for _, g in sub.groupby("replication")]
             if not whales[strategy]:
                 continue
             reps = max(reps, len(whales[strategy]))
-            mean, half = mean_whale(whales[strategy])
+            mean, half = figures.means[strategy]
             colour = colour_of(a.strategies, strategy)
             x = (GRID * 100).tolist()
             if strategy == highlighted:
@@ -89,7 +131,7 @@ class CustomerView(VerticalScroll):
         plot.refresh()
         self.query_one("#whale-legend", Static).update(legend(a.strategies, highlighted,
                                                               strategy_labels(a.model.scenario)))
-        head, rows = value_rows(a)
+        head, rows = figures.values
         table = self.query_one(DataTable)
         table.clear(columns=True)
         # strategy and customer equity, the whale curve's two shares, then one LTV per segment (to the right)
