@@ -28,6 +28,7 @@ def test_view(snap_compare, view):
                 if str(explain.render()).strip():
                     break
                 await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()  # figures computed off the UI thread (customers) are drawn
         await pilot.pause(0.3)
 
     assert snap_compare(_app(), terminal_size=(100, 30), run_before=run_before)
