@@ -13,6 +13,7 @@ from simulator.analysis.comparison import p_better_text
 from simulator.analysis.units import strategy_labels
 from tui.format import change_text, currency_of, delta_text, money, percent, recommendation_text, signed_money
 from tui.snapshot import RunSnapshot
+from tui.widgets.cached import SteadyTable, update_static
 from tui.widgets.scrollcue import ScrollCue
 
 # What decides first, so that at 80 columns rank, strategy, the Δ the verdict judges (firm value once the run
@@ -148,7 +149,7 @@ class ComparisonView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(WAITING, id="comparison-headline")
-        table = DataTable(id="comparison-table", zebra_stripes=True, cursor_type="row", fixed_columns=2)
+        table = SteadyTable(id="comparison-table", zebra_stripes=True, cursor_type="row", fixed_columns=2)
         yield table
         yield ScrollCue(table, id="comparison-cue")
         yield Static("", id="comparison-ranking")
@@ -279,10 +280,10 @@ class ComparisonView(Vertical):
         rec = self.recommendation
         width, height = self.size.width, self.size.height
         if rec is None:
-            headline.update(Text(WAITING, style="dim"))
+            update_static(headline, Text(WAITING, style="dim"))
             return
         if width <= 0:  # not laid out yet (another tab is shown): everything, fitted when shown
-            headline.update(recommendation_text(rec.headline, rec.reasons))
+            update_static(headline, recommendation_text(rec.headline, rec.reasons))
             return
         console = self.app.console
         table = self.query_one(DataTable)
@@ -301,6 +302,6 @@ class ComparisonView(Vertical):
             reasons.append(reason)
             used += lines
         more = len(rec.reasons) - len(reasons)
-        headline.update(recommendation_text(rec.headline, reasons, more))
+        update_static(headline, recommendation_text(rec.headline, reasons, more))
         used += 1 if more else 0
         note.display = room - used >= wrapped_lines(NOTE, width, console)

@@ -13,7 +13,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
-from textual_plotext import PlotextPlot
 
 from simulator.analysis.customer_value import WhaleCurve, whale_curve
 from simulator.analysis.stats import t975
@@ -21,6 +20,7 @@ from simulator.analysis.units import strategy_labels
 from simulator.report import value_rows
 from tui.format import currency_of, money, percent
 from tui.snapshot import RunSnapshot
+from tui.widgets.cached import CachedPlot, SteadyTable
 from tui.widgets.scrollcue import ScrollCue
 from tui.widgets.timeseries import axis, colour_of, dim, legend, marker_of, plot_rows, tick_count
 
@@ -63,9 +63,9 @@ class CustomerView(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="whale-legend")
-        yield PlotextPlot(id="whale-chart")
+        yield CachedPlot(id="whale-chart")
         yield Static("", id="whale-note")
-        table = DataTable(id="value-table", zebra_stripes=True, cursor_type="row", fixed_columns=1)
+        table = SteadyTable(id="value-table", zebra_stripes=True, cursor_type="row", fixed_columns=1)
         yield table
         yield ScrollCue(table, id="value-cue")
 
@@ -93,7 +93,7 @@ class CustomerView(VerticalScroll):
             self._draw(a, figures)
 
     def _draw(self, a, figures: CustomerFigures) -> None:
-        plot = self.query_one(PlotextPlot)
+        plot = self.query_one(CachedPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
@@ -128,7 +128,7 @@ class CustomerView(VerticalScroll):
         plt.ylim(*limits)
         plt.xticks(list(range(0, 101, 20)), [f"{t}%" for t in range(0, 101, 20)])
         plt.xlim(0, 100)
-        plot.refresh()
+        plot.redraw()
         self.query_one("#whale-legend", Static).update(legend(a.strategies, highlighted,
                                                               strategy_labels(a.model.scenario)))
         head, rows = figures.values

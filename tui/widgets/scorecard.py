@@ -16,6 +16,7 @@ from simulator.analysis.scorecard import rollup
 from simulator.analysis.units import format_value, humanise, strategy_labels
 from tui.format import currency_of, status_text
 from tui.snapshot import RunSnapshot
+from tui.widgets.cached import SteadyTable
 from tui.widgets.scrollcue import ScrollCue
 
 PERSPECTIVE_TITLES = {"financial": "Financial", "customer": "Customer", "internal_process": "Internal process",
@@ -66,7 +67,7 @@ class ScorecardView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(LEGEND, id="scorecard-legend")
-        table = DataTable(id="scorecard-table", zebra_stripes=True, cursor_type="row", fixed_columns=1)
+        table = SteadyTable(id="scorecard-table", zebra_stripes=True, cursor_type="row", fixed_columns=1)
         yield table
         yield ScrollCue(table, noun="strategy", plural="strategies", id="scorecard-cue")
 

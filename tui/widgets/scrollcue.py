@@ -10,6 +10,8 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from tui.widgets.cached import update_static
+
 
 def _cell_width(value) -> int:
     text = value.plain if isinstance(value, Text) else str(value)
@@ -84,5 +86,5 @@ class ScrollCue(Static):
             text.append(" (←/→ scroll)")
         if right:
             text.append(": " + ", ".join(right))
-        self.update(text)
+        update_static(self, text)
         self.display = bool(left or right)

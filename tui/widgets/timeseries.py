@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from simulator.analysis.stats import t975
 from simulator.analysis.units import format_value, humanise, money, unit_title
 from tui.snapshot import RunSnapshot
+from tui.widgets.cached import CachedPlot
 
 CHARTS = (("profit", "Cumulative profit"), ("active_customers", "Active customers"),
           ("customer_satisfaction", "Customer satisfaction"), ("headcount", "Headcount"))
@@ -250,12 +250,13 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
     highlighted: str | None = None
     monthly = False
     _last: tuple[RunSnapshot, tuple[str, ...]] | None = None
+    _drawn: tuple | None = None  # what the charts were last drawn from (see `show`)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="timeseries-legend")
         with Grid(id="timeseries-grid"):
             for metric, _ in CHARTS:
-                yield PlotextPlot(id=f"chart-{metric}")
+                yield CachedPlot(id=f"chart-{metric}")
         yield Static("", id="timeseries-spikes")
 
     def on_show(self) -> None:
@@ -276,11 +277,19 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
         if ts.empty:
             return
         self._last = (snap, strategies)
-        if not laid_out and any(p.size.height == 0 for p in self.query(PlotextPlot)):
+        if not laid_out and any(p.size.height == 0 for p in self.query(CachedPlot)):
             # shown before the first layout (the tab just opened): draw once the charts have their height
             self.call_after_refresh(self.show, snap, strategies, True)
             return
         model = snap.analysis.model if snap.analysis is not None else getattr(self.app, "model", None)
+        # the same snapshot, options and chart heights draw the same charts: nothing to do (the tab shown again
+        # resizes the view to the size it had, and plotext and pandas took ~40 ms redrawing them)
+        drawn = (snap, model, strategies, self.monthly, self.highlighted,
+                 tuple(p.size.height for p in self.query(CachedPlot)))
+        if (self._drawn is not None and drawn[0] is self._drawn[0] and drawn[1] is self._drawn[1]
+                and drawn[2:] == self._drawn[2:]):
+            return
+        self._drawn = drawn
         scenario = getattr(model, "scenario", None)
         currency = scenario.metadata.currency if scenario is not None else None
         names = {s.name: (getattr(s, "label", "") or humanise(s.name)) for s in scenario.strategies} if scenario else {}
@@ -295,7 +304,7 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
         months = (int(ts["period"].min()), int(ts["period"].max()))
         found = spikes(ts, "profit")
         for metric, title in CHARTS:
-            plot = self.query_one(f"#chart-{metric}", PlotextPlot)
+            plot = self.query_one(f"#chart-{metric}", CachedPlot)
             plt = plot.plt
             plt.clear_data()
             plt.clear_figure()
@@ -320,7 +329,7 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
                         plt.scatter([row["period"]], [min(max(float(y), lo), hi)],
                                     color=colour_of(strategies, row["strategy"]),
                                     marker="▼" if row["departure"] < 0 else "▲")
-            plot.refresh()
+            plot.redraw()
         note = self.query_one("#timeseries-spikes", Static)
         note.update(Text("One-off: ", style="dim") + spike_text(found, strategies, names, currency))
         note.display = bool(len(found))

@@ -1,0 +1,98 @@
+"""Widgets that keep what they drew when their tab is shown again.
+
+Textual sends every widget of a tab that comes on screen a Resize, even at the size it had: a DataTable then
+re-renders every visible cell (its caches are keyed on a counter each Resize bumps), and a PlotextPlot runs
+plotext again (5–15 ms a chart). With nothing changed, what they drew last time is still right.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import events
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual_plotext import PlotextPlot
+
+PLOT_SIZES = 4  # a tab coming on screen lays its charts out at up to three heights in turn: all of them kept
+
+
+class SteadyTable(DataTable):
+    """A DataTable whose rendered cells outlive a Resize to the size it already had (its tab shown again);
+    any change to its rows or columns clears them as before."""
+
+    _rendered_size = None  # the size its render caches are for
+
+    def _on_resize(self, event: events.Resize) -> None:
+        if event.size == self._rendered_size:
+            event.prevent_default()  # DataTable._on_resize: invalidate every cached cell and line
+        self._rendered_size = event.size
+
+
+class SteadyFooter(Footer):
+    """A Footer that rebuilds its keys only when the keys it shows change. Footer rebuilds them (a recompose:
+    a dozen widgets removed, mounted and styled) whenever the screen's bindings are announced, twice for each
+    change of focus: a tab switch moves the focus, and the keys shown are most often the same."""
+
+    _shown: tuple | None = None  # what the keys were last built from
+
+    def _keys(self, screen: Screen) -> tuple:
+        """Everything of the bindings that `Footer.compose` draws."""
+        app = self.app
+        active = screen.active_bindings
+        shown = tuple((b.key, app.get_key_display(b), b.description, b.action, enabled, tooltip, b.tooltip,
+                       (b.group.description, b.group.compact) if b.group is not None else None)
+                      for _, b, enabled, tooltip in active.values() if b.show)
+        palette = active.get(app.COMMAND_PALETTE_BINDING)
+        if palette is not None:
+            _, b, enabled, tooltip = palette
+            palette = (b.key, app.get_key_display(b), b.description, b.action, enabled, tooltip, b.tooltip)
+        return shown, palette, self.show_command_palette, app.ENABLE_COMMAND_PALETTE
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self.is_attached and screen is self.screen and screen.app.app_focus:
+            keys = self._keys(screen)
+            if self._bindings_ready and keys == self._shown:
+                return  # the same keys: what is on screen is right
+            self._shown = keys
+        super().bindings_changed(screen)
+
+
+class CachedPlot(PlotextPlot):
+    """A PlotextPlot that builds its chart once per (figure, size, theme). Whoever changes the figure (plt)
+    calls `redraw()`, not `refresh()`: the figure's version is part of the key."""
+
+    _version = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._built: dict[tuple, Text] = {}
+
+    def redraw(self) -> None:
+        """The figure changed: build it again at the next render."""
+        self._version += 1
+        self._built.clear()
+        self.refresh()
+
+    def render(self) -> Text:
+        key = (self._version, self.size.width, self.size.height, self.theme, self.app.theme)
+        text = self._built.get(key)
+        if text is None:
+            if len(self._built) >= PLOT_SIZES:
+                self._built.pop(next(iter(self._built)))
+            text = self._built[key] = super().render()
+        return text.copy()
+
+
+def _same(a, b) -> bool:
+    """Whether two contents of a Static draw the same (a Text's own style and layout options included)."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return (a.plain == b.plain and a.spans == b.spans and a.style == b.style and a.justify == b.justify
+                and a.overflow == b.overflow and a.no_wrap == b.no_wrap and a.end == b.end)
+    return type(a) is type(b) and isinstance(a, str) and a == b
+
+
+def update_static(widget: Static, content) -> None:
+    """`widget.update(content)` unless it shows that already: each update lays the whole screen out again (~20 ms
+    with the lever panel's widgets), and the views re-fit their lines each time their tab is shown."""
+    if not _same(widget.content, content):
+        widget.update(content)
