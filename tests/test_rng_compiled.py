@@ -253,13 +253,24 @@ def test_contact_draws_match_the_numpy_step(bunched):
     f64 = lambda k: np.empty(k)  # noqa: E731
     who, cseg, times, uh, up, ue = i64(total), np.empty(total, dtype=np.int32), f64(total), f64(total), f64(total), f64(
         total)
+    disposition = g.normal(size=10 * n)  # per customer slot
+    queue_disposition = f64(total)
+    order, bucket = i64(total), i64(total + 1)
+    carried = u64(4 * (total + 1))
     largest = model._DRAW_CONTACTS.get()(
-        who_all, seg_all, keys, start, exposure, counts, r.purpose_roots(), 5, t, dt, i64(total + 1), u64(total + 1),
-        u64(total + 1), f64(total), i64(total), i64(total + 1), u64(total), u64(total), who, cseg, times, uh, up, ue)
+        who_all, seg_all, keys, start, exposure, counts, r.purpose_roots(), 5, t, dt, i64(total + 1), carried,
+        carried.view(np.float64), f64(total), order, bucket, u64(total), u64(total), who, cseg, times, uh, up, ue,
+        disposition, queue_disposition)
     assert largest == counts.max()
-    for got, want in zip((who, cseg, times, uh, up, ue), draw_reference(r, 5, who_all, seg_all, keys, start,
-                                                                        exposure, counts), strict=True):
-        assert same(got, want)
+    want = draw_reference(r, 5, who_all, seg_all, keys, start, exposure, counts)
+    for got, expected in zip((who, cseg, times, uh, up, ue), want, strict=True):
+        assert same(got, expected)
+    assert same(queue_disposition, disposition[want[0]])  # each contact carries its customer's disposition
+    # order: each queue slot's contact in customer order (repeat order); bucket: its inverse
+    assert same(order, np.argsort(np.repeat(start, counts) + r.uniform(rng.CONTACT_TIME, np.repeat(keys, counts), 5,
+                                                                      rng.within_group_index(counts))
+                                  * np.repeat(exposure, counts), kind="stable"))
+    assert same(bucket[:total][order], np.arange(total))
 
 
 def test_arrival_clock_hands_back_when_its_gaps_run_out():

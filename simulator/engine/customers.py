@@ -457,49 +457,57 @@ def _exposure_kernel(idx, n_active, first_joined, n_joined, growth, segment, key
 
 def _contacts_kernel(who, cseg, served, exits, times, handle, normal, disposition, price_points, keep_after,
                      quality, noise, wait_penalty, abandon_penalty, minutes_per_day, minute_rate, who_all, counts,
-                     owner, position, contacts, satisfaction, cost_to_serve, score, cost):
+                     owner, position, order, contacts, satisfaction, cost_to_serve, experience):
     # pragma: no cover - runs compiled
     """record_contacts, with each contact's experience score computed first, in queue order:
     score = quality + disposition + normal * noise - wait_penalty * wait minutes - abandonment - price points,
-    clipped to [0, 10], and its desk cost if served. Then customer by customer (owner: each contact's index in
-    who_all, contacts grouped by customer; position: its place in the queue), each one's scores and costs summed
-    from zero in queue order (as np.bincount does), so the customer arrays are walked in order, not at random.
-    keep_after[k] = (1 - smoothing) ** k (numpy's power)."""
+    clipped to [0, 10], and its desk cost if served (`disposition`: the customer's, in queue order). Then customer
+    by customer (owner: each contact's index in who_all, contacts grouped by customer; position: its place in the
+    queue, and order the reverse), each one's scores and costs summed from zero in queue order (as np.bincount
+    does), so the customer arrays are walked in order, not at random. keep_after[k] = (1 - smoothing) ** k (numpy's
+    power).
+
+    Score and cost go to `experience` (2 x total) in the customers' order, side by side: a large step's contacts
+    do not fit the cache, and the walk by customer reads them in order, not at random. An unserved contact's cost
+    is +0.0, which leaves a sum of costs (from +0.0, of costs >= 0) unchanged to the bit."""
     total = who.shape[0]
     for r in range(total):
         s = np.uint64(cseg[r])  # unsigned indices: no wrap-around test for negative ones
-        x = quality + disposition[np.uint64(who[r])]
+        x = quality + disposition[r]
         x = x + normal[r] * noise
         x = x - wait_penalty * ((exits[r] - times[r]) * minutes_per_day)
         x = x - (0.0 if served[r] else abandon_penalty)
         x = x - price_points[s]
-        score[r] = _clip(x, 0.0, 10.0)
-        cost[r] = (handle[r] * minutes_per_day) * minute_rate
+        e = np.uint64(2 * order[r])
+        experience[e] = _clip(x, 0.0, 10.0)
+        experience[e + np.uint64(1)] = (handle[r] * minutes_per_day) * minute_rate if served[r] else 0.0
     in_order = np.empty(keep_after.shape[0], np.int64)  # one customer's queue positions, sorted
+    which = np.empty(keep_after.shape[0], np.int64)  # and which of its contacts each is
     j = 0
     while j < total:
         i = np.uint64(owner[j])
         c = np.uint64(who_all[i])
         k = counts[i]
         if k == 1:
-            r = np.uint64(position[j])
-            score_sum = 0.0 + score[r]
-            cost_sum = 0.0 + cost[r] if served[r] else 0.0
+            e = np.uint64(2 * j)
+            score_sum = 0.0 + experience[e]
+            cost_sum = 0.0 + experience[e + np.uint64(1)]
         else:
             for q in range(k):  # insertion sort of a few positions
                 r = position[j + q]
                 p = q
                 while p > 0 and in_order[p - 1] > r:
                     in_order[p] = in_order[p - 1]
+                    which[p] = which[p - 1]
                     p -= 1
                 in_order[p] = r
+                which[p] = q
             score_sum = 0.0
             cost_sum = 0.0
             for q in range(k):
-                r = np.uint64(in_order[q])
-                score_sum += score[r]
-                if served[r]:
-                    cost_sum += cost[r]
+                e = np.uint64(2 * (j + which[q]))
+                score_sum += experience[e]
+                cost_sum += experience[e + np.uint64(1)]
         contacts[c] += k
         keep = keep_after[k]
         mean = score_sum / k

@@ -620,11 +620,11 @@ class Simulation:
                 out[big] = _poisson_ppf(rng.uniform(purpose, keys_all[big], step), m[big])
             total = int(counts.sum())
         # contacts: uniform times within each exposure, in arrival order (stable), with their keyed draws
-        (who, order, owner, bucket, kth, ckey, sorted_kth, sorted_key, cseg, times, raw_times, handle, patience,
-         exits, served, uniforms, logs) = buf.per_contact(total)
-        max_count = draw_k(who_all, seg_all, keys_all, start, exposure, counts, roots, step, t, dt, owner, kth, ckey,
-                           raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times, uniforms[0], uniforms[1],
-                           uniforms[2])
+        (who, order, owner, bucket, carried, sorted_kth, sorted_key, cseg, times, raw_times, handle, patience, exits,
+         queue_disposition, served, experience, uniforms, logs) = buf.per_contact(total)
+        max_count = draw_k(who_all, seg_all, keys_all, start, exposure, counts, roots, step, t, dt, owner, carried,
+                           carried.view(np.float64), raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times,
+                           uniforms[0], uniforms[1], uniforms[2], cust.disposition, queue_disposition)
         np.log(uniforms[:2], out=logs[:2])
         normal = logs[2]
         ndtri_k(uniforms[2], normal, _NDTRI_COEF)  # = ndtri(uniforms[2], out=normal): both rows C-contiguous float64
@@ -640,9 +640,10 @@ class Simulation:
             logs[0], logs[1], cseg, seg["handle_minutes"], ports["handle_time_factor"], seg["patience_minutes"], mpd,
             handle, patience, times, self.servers._free, exits, served, self.P, float(self.n_periods), period_end,
             t + dt, acc["contacts_served"], acc["contacts_abandoned"], acc["contacts_delayed"], acc["wait_days"],
-            acc["busy_days"], raw_times, uniforms[0], uniforms[1], uniforms[2], sums, who, normal, cust.disposition,
+            acc["busy_days"], raw_times, uniforms[0], uniforms[1], uniforms[2], sums, who, normal, queue_disposition,
             price_points, self._keep_table(max_count), ports["service_quality"], svc.experience_noise,
-            svc.wait_penalty_per_minute, svc.abandonment_penalty, self.minute_rate, who_all, counts, owner, bucket,
+            svc.wait_penalty_per_minute, svc.abandonment_penalty, self.minute_rate, who_all, counts, owner, bucket, order,
+            experience,
             cust.contacts, cust.satisfaction, cust.cost_to_serve, seg_all, exposure, buys, seg["basket"],
             ports["price_index"], seg["cogs_fraction"], seg["self_service_contacts_per_month"], rate,
             seg["self_service_cost"], cust.purchases, cust.revenue, cust.cost_of_goods, revenue, cogs, self_service,
@@ -908,9 +909,9 @@ class _Buffers:
         return array[:n]
 
     def _set(self, name: str, n: int, spec: tuple[tuple[str, int, int, type, bool], ...]) -> list[np.ndarray]:
-        """The arrays of `spec` ((group, rows, length: 0 for n, 1 for n + 1, 2 for 2n, dtype, split)) cut to their
-        length for n, in order: each of a group's rows on its own if split, else the group as one (rows, length)
-        view. Split once per growth, so a step pays one slice per array."""
+        """The arrays of `spec` ((group, rows, length: 0 for n, 1 for n + 1, 2 for 2n, 3 for 4(n + 1), dtype, split))
+        cut to their length for n, in order: each of a group's rows on its own if split, else the group as one (rows,
+        length) view. Split once per growth, so a step pays one slice per array."""
         last = self._last.get(name)
         if last is not None and last[0] == n:  # the same length as this set's last call (e.g. per_slot, twice a step)
             return last[1]
@@ -919,12 +920,12 @@ class _Buffers:
             entries = []
             capacity = n + n // 16
             for group, k, width, dtype, split in spec:
-                m = (capacity, capacity + 1, 2 * capacity)[width]
+                m = (capacity, capacity + 1, 2 * capacity, 4 * (capacity + 1))[width]
                 block = self.rows(group, k, m, dtype)
                 block = block.base if block.base is not None else block
                 entries.extend([(block[r], width, False) for r in range(k)] if split else [(block, width, True)])
             self._sets[name] = (capacity, entries)
-        lengths = (n, n + 1, 2 * n)
+        lengths = (n, n + 1, 2 * n, 4 * (n + 1))
         views = [array[:, :lengths[width]] if whole else array[:lengths[width]] for array, width, whole in entries]
         self._last[name] = (n, views)
         return views
@@ -933,9 +934,10 @@ class _Buffers:
                  ("customer_uint", 1, 0, np.uint64, True), ("customer_float", 3, 0, np.float64, True),
                  ("customer_means", 3, 2, np.float64, True))
     _CONTACT = (("contact_int", 2, 0, np.int64, True), ("contact_int1", 2, 1, np.int64, True),
-                ("contact_uint1", 2, 1, np.uint64, True), ("contact_uint", 2, 0, np.uint64, True),
-                ("contact_int32", 1, 0, np.int32, True), ("contact_float", 5, 0, np.float64, True),
-                ("contact_bool", 1, 0, np.bool_, True), ("contact_uniforms", 3, 0, np.float64, False),
+                ("contact_carried", 1, 3, np.uint64, True), ("contact_uint", 2, 0, np.uint64, True),
+                ("contact_int32", 1, 0, np.int32, True), ("contact_float", 6, 0, np.float64, True),
+                ("contact_bool", 1, 0, np.bool_, True), ("contact_experience", 1, 2, np.float64, True),
+                ("contact_uniforms", 3, 0, np.float64, False),
                 ("contact_logs", 3, 0, np.float64, False))
     _SIZE = (("size_int", 1, 0, np.int64, True), ("size_float", 1, 0, np.float64, True))
 
@@ -947,8 +949,8 @@ class _Buffers:
         return self._set("customer", n, self._CUSTOMER)
 
     def per_contact(self, n: int) -> list[np.ndarray]:
-        """The compiled step's per-contact arrays: who, order (int64), owner, bucket (int64, n + 1), k and key
-        (uint64, n + 1), k and key in queue order (uint64), segment (int32), times, raw times, handle, patience,
+        """The compiled step's per-contact arrays: who, order (int64), owner, bucket (int64, n + 1), the records the
+        contacts carry (uint64, 4(n + 1)), k and key in queue order (uint64), segment (int32), times, raw times, handle, patience,
         exits (float64), served (bool), uniforms and logs (3 rows each, as (3, n) views)."""
         return self._set("contact", n, self._CONTACT)
 
@@ -959,16 +961,24 @@ class _Buffers:
 
 
 _MAX_BUCKET = 64
+_LOW_32 = np.uint64(0xFFFFFFFF)
 
 
-def _draw_contacts_kernel(who_all, seg_all, keys, start, exposure, counts, roots, step, t, dt, owner, kth, ckey,
-                          raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times, u_handle, u_patience,
-                          u_experience):  # pragma: no cover - runs compiled
+def _draw_contacts_kernel(who_all, seg_all, keys, start, exposure, counts, roots, step, t, dt, owner, carried,
+                          carried_float, raw_times, order, bucket, sorted_kth, sorted_key, who, cseg, times, u_handle,
+                          u_patience, u_experience, disposition, queue_disposition):
+    # pragma: no cover - runs compiled
     """The step's contacts, as the numpy step makes them: the k-th contact of customer i comes at
     start + uniform(CONTACT_TIME, key, k) * exposure; contacts in stable order of time (= argsort(kind="stable"));
     then in that order who, segment, time and the uniforms of handle time, patience and experience noise; and
-    in `bucket`, each contact's place in that order. Returns the largest count of one customer. (owner, kth, ckey
-    and bucket hold total + 1.)"""
+    in `bucket`, each contact's place in that order. Returns the largest count of one customer. (owner and bucket
+    hold total + 1.)
+
+    What a contact carries to its place in the queue (key, k and segment, who, and the customer's disposition,
+    wanted in queue order by the experiences: in `queue_disposition`) is one record of four words in `carried`
+    (4 x (total + 1); `carried_float` is the same memory as float64): a large step's contacts do not fit the cache,
+    and the move to queue order reads one cache line per contact instead of one per array (at a million customers
+    that move was the kernel's slowest pass)."""
     base_time = _step_base(roots[CONTACT_TIME], step)
     base_handle = _step_base(roots[HANDLING], step)
     base_patience = _step_base(roots[PATIENCE], step)
@@ -976,16 +986,26 @@ def _draw_contacts_kernel(who_all, seg_all, keys, start, exposure, counts, roots
     total = who.shape[0]
     j = 0
     largest = 0
-    for i in range(counts.shape[0]):  # owner, key and k of each contact
+    for i in range(counts.shape[0]):  # owner of each contact, and what it carries
         c = counts[i]
         owner[j] = i  # written always, kept if c > 0: a branch on c (0, 1, 2 at random) mispredicts
-        ckey[j] = keys[i]
-        kth[j] = 0
+        key = keys[i]
+        person = who_all[i]
+        segment = np.uint64(seg_all[i]) << np.uint64(32)
+        mood = disposition[np.uint64(person)]
+        record = np.uint64(4 * j)
+        carried[record] = key
+        carried[record + np.uint64(1)] = segment
+        carried[record + np.uint64(2)] = person
+        carried_float[record + np.uint64(3)] = mood
         if c > 1:
             for k in range(1, c):
                 owner[j + k] = i
-                ckey[j + k] = keys[i]
-                kth[j + k] = k
+                record = np.uint64(4 * (j + k))
+                carried[record] = key
+                carried[record + np.uint64(1)] = segment | np.uint64(k)
+                carried[record + np.uint64(2)] = person
+                carried_float[record + np.uint64(3)] = mood
             if c > largest:
                 largest = c
         elif c > largest:
@@ -993,8 +1013,9 @@ def _draw_contacts_kernel(who_all, seg_all, keys, start, exposure, counts, roots
         j += c
     if total == 0:
         return largest
-    for j in range(total):  # hashing over contiguous arrays (it vectorises)
-        raw_times[j] = _unit_at(ckey[j], base_time, kth[j])
+    for j in range(total):
+        record = np.uint64(4 * j)
+        raw_times[j] = _unit_at(carried[record], base_time, carried[record + np.uint64(1)] & _LOW_32)
     for j in range(total):
         i = np.uint64(owner[j])  # unsigned indices: no wrap-around test for negative ones
         raw_times[j] = start[i] + raw_times[j] * exposure[i]
@@ -1040,11 +1061,13 @@ def _draw_contacts_kernel(who_all, seg_all, keys, start, exposure, counts, roots
             order[q] = j
     for r in range(total):  # (the buckets are done with: `bucket` keeps each contact's queue position)
         j = np.uint64(order[r])
-        i = np.uint64(owner[j])
-        who[r] = who_all[i]
-        cseg[r] = seg_all[i]
-        sorted_kth[r] = kth[j]
-        sorted_key[r] = ckey[j]
+        record = np.uint64(4) * j
+        sorted_key[r] = carried[record]
+        k_and_segment = carried[record + np.uint64(1)]
+        sorted_kth[r] = k_and_segment & _LOW_32
+        cseg[r] = np.int32(k_and_segment >> np.uint64(32))
+        who[r] = np.int64(carried[record + np.uint64(2)])
+        queue_disposition[r] = carried_float[record + np.uint64(3)]
         bucket[j] = r
     for r in range(total):  # the draws in queue order, hashing over contiguous arrays again
         key = sorted_key[r]
@@ -1222,7 +1245,8 @@ def _serve_and_book_kernel(log_handle, log_patience, cseg, handle_minutes, handl
                            period_end, step_end, acc_served, acc_abandoned, acc_delayed, acc_wait, acc_busy, raw_times,
                            uniforms0, uniforms1, uniforms2, queue_sums, who, normal, disposition, price_points,
                            keep_after, quality, noise, wait_penalty, abandon_penalty, minute_rate, who_all, counts,
-                           owner, position, contacts, satisfaction, cost_to_serve, seg_all, exposure, buys, basket,
+                           owner, position, order, experience, contacts, satisfaction, cost_to_serve, seg_all, exposure,
+                           buys, basket,
                            price_index, cogs_fraction, self_service_per_month, rate, self_service_cost, purchases,
                            revenue, cost_of_goods, revenue_out, cogs_out, self_service_out, channel_out, applies,
                            activity_minutes, months, activity_sums, purchase_sums):  # pragma: no cover - runs compiled
@@ -1230,9 +1254,9 @@ def _serve_and_book_kernel(log_handle, log_patience, cseg, handle_minutes, handl
     (service._fcfs_kernel on the servers' heap), the queue's accounts, the experiences, and the purchases with
     the self-service channel and the fused customer_month activities, each kernel as it runs alone, on the same
     buffers. Rows are reused once their use has ended: the logs of handle and patience times hold the served
-    contacts' handle and desk minutes, raw times the waits and then the scores, uniforms0 the queue times and
-    then the desk costs, uniforms1 the served contacts' wait minutes, uniforms2 and patience the contacts carried
-    beyond the step. Returns (served, carried, purchases)."""
+    contacts' handle and desk minutes, raw times the waits, uniforms0 the queue times, uniforms1 the served
+    contacts' wait minutes, uniforms2 and patience the contacts carried beyond the step; the experiences' scores
+    and costs go to `experience`, in the customers' order. Returns (served, carried, purchases)."""
     _service_times_kernel(log_handle, log_patience, cseg, handle_minutes, handle_factor, patience_minutes,
                           minutes_per_day, handle, patience)
     _fcfs_kernel(times, handle, patience, heap, exits, served)
@@ -1242,7 +1266,7 @@ def _serve_and_book_kernel(log_handle, log_patience, cseg, handle_minutes, handl
                                       queue_sums)
     _contacts_kernel(who, cseg, served, exits, times, handle, normal, disposition, price_points, keep_after, quality,
                      noise, wait_penalty, abandon_penalty, minutes_per_day, minute_rate, who_all, counts, owner,
-                     position, contacts, satisfaction, cost_to_serve, raw_times, uniforms0)
+                     position, order, contacts, satisfaction, cost_to_serve, experience)
     n_buys = _purchases_kernel(who_all, seg_all, exposure, buys, basket, price_index, cogs_fraction,
                                self_service_per_month, rate, self_service_cost, purchases, revenue, cost_of_goods,
                                cost_to_serve, revenue_out, cogs_out, self_service_out, channel_out, applies,
@@ -1253,8 +1277,9 @@ def _serve_and_book_kernel(log_handle, log_patience, cseg, handle_minutes, handl
 _DRAW_CONTACTS = LazyKernel(
     _draw_contacts_kernel,
     "int64(int64[::1], int32[::1], uint64[::1], float64[::1], float64[::1], int64[::1], uint64[::1], int64, "
-    "float64, float64, int64[::1], uint64[::1], uint64[::1], float64[::1], int64[::1], int64[::1], "
-    "uint64[::1], uint64[::1], int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1])",
+    "float64, float64, int64[::1], uint64[::1], float64[::1], float64[::1], int64[::1], int64[::1], "
+    "uint64[::1], uint64[::1], int64[::1], int32[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
+    "float64[::1], float64[::1])",
     (*keyed.HASH_HELPERS, _merge_sort))
 _STEP_POISSON = LazyKernel(
     _step_poisson_kernel,
@@ -1273,7 +1298,8 @@ _SERVE_AND_BOOK = LazyKernel(
     "float64, float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
     "float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], float64[::1], float64[::1], "
     "float64[::1], float64[::1], float64, float64, float64, float64, float64, int64[::1], int64[::1], "
-    "int64[::1], int64[::1], int64[::1], float64[::1], float64[::1], int32[::1], float64[::1], "
+    "int64[::1], int64[::1], int64[::1], float64[::1], int64[::1], float64[::1], float64[::1], "
+    "int32[::1], float64[::1], "
     "int64[::1], float64[::1], float64, float64[::1], float64[::1], float64, float64[::1], int64[::1], "
     "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], boolean[::1], "
     "float64[::1], float64[::1], float64[::1], float64[::1]"
