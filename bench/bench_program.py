@@ -373,6 +373,16 @@ def table(ref: Series, run: Series, tui_full: Series, tui_first: Series, key_med
         need = 1.5 * variable / 7.5  # the largest F for which 10x / 1x >= 0.85 (from (F + 10V) / 10 >= 0.85 (F + V))
         print(f"   {'  1x -> 10x: run CPU = F + k V':<50}    F = {fixed * 1e3:.1f} ms (~{fixed / steps * 1e6:.0f} us "
               f"per step), V = {variable * 1e3:.1f} ms; 10x / 1x >= 0.85 needs F <= {need * 1e3:.1f} ms")
+    # the cost of one more contact between consecutive scales (best runs): flat when the per-element work stays
+    # in step with the contacts, whatever the fixed part; rising when the memory hierarchy slows it at scale
+    done = [k for k in sorted(per_contact) if per_contact[k].values and k in scale_info]
+    marginal = []
+    for lo, hi in zip(done[:-1], done[1:], strict=True):
+        c_lo, c_hi = scale_info[lo]["contacts"], scale_info[hi]["contacts"]
+        extra = per_contact[hi].best * c_hi - per_contact[lo].best * c_lo
+        marginal.append(f"{lo}x->{hi}x {extra / (c_hi - c_lo) * 1e6:.3f}")
+    if marginal:
+        print(f"   {'  marginal CPU us per contact between scales':<50}    " + ", ".join(marginal))
     for k, info in scale_info.items():
         per_cust = statistics.median(info["rss_per_customer"])
         label = f"  {k}x: peak RSS {info['peak_after'] / 2**20:.0f} MB, of which the run"

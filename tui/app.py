@@ -467,6 +467,9 @@ class SpcApp(App[None]):
             self.timeseries.highlighted = self.highlight
             self.timeseries.show(snap, self.live.strategies)
             self._rendered["timeseries"] = snap.partial_timeseries
+        elif active != "timeseries" and not snap.partial_timeseries.empty and (
+                self._rendered.get("timeseries") is not snap.partial_timeseries):
+            self.timeseries.hold()  # drawn when shown: the old charts are not built again at a new size meanwhile
         if active == "customers" and a is not None and self._rendered.get("customers") is not a.customers:
             self.customer_view.show(snap)
             self._rendered["customers"] = a.customers

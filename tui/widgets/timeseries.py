@@ -21,7 +21,7 @@ from textual.widgets import Static
 from simulator.analysis.stats import t975
 from simulator.analysis.units import format_value, humanise, money, unit_title
 from tui.snapshot import RunSnapshot
-from tui.widgets.cached import CachedPlot
+from tui.widgets.cached import CachedPlot, update_fitted, update_static
 
 CHARTS = (("profit", "Cumulative profit"), ("active_customers", "Active customers"),
           ("customer_satisfaction", "Customer satisfaction"), ("headcount", "Headcount"))
@@ -251,6 +251,8 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
     monthly = False
     _last: tuple[RunSnapshot, tuple[str, ...]] | None = None
     _drawn: tuple | None = None  # what the charts were last drawn from (see `show`)
+    _deferred = False  # a draw is waiting for the screen's layout (see `show`)
+    _spikes: tuple[pd.DataFrame, pd.DataFrame] | None = None  # (the frame, its spikes): the note's and the chart's
 
     def compose(self) -> ComposeResult:
         yield Static("", id="timeseries-legend")
@@ -272,24 +274,40 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
         if self._last is not None:
             self.show(*self._last)
 
+    def on_hide(self) -> None:
+        if self._last is not None:  # the data may change before the tab comes back: `show` says when it is drawn
+            self.hold()
+
+    def hold(self) -> None:
+        """The charts are out of date (new data while the tab was hidden): until `show` draws them, or finds them
+        up to date, they build nothing, rather than build the old figures at a new size when the tab comes on
+        screen, only to build the new ones a frame later."""
+        for plot in self.query(CachedPlot):
+            plot.hold()
+
+    def _show_laid_out(self) -> None:
+        self._deferred = False
+        if self._last is not None:
+            self.show(*self._last, laid_out=True)
+
     def show(self, snap: RunSnapshot, strategies: tuple[str, ...], laid_out: bool = False) -> None:
+        """Draw the charts of `snap`, once: the legend and the spike note go first, and when they change the
+        layout (or the tab has just opened) the charts are drawn after it, at the heights they get; drawn before,
+        they were drawn at the old heights, built again at the new ones, and re-fitted at the next show."""
         ts = snap.partial_timeseries
         if ts.empty:
             return
         self._last = (snap, strategies)
-        if not laid_out and any(p.size.height == 0 for p in self.query(CachedPlot)):
-            # shown before the first layout (the tab just opened): draw once the charts have their height
-            self.call_after_refresh(self.show, snap, strategies, True)
-            return
+        plots = list(self.query(CachedPlot))
         model = snap.analysis.model if snap.analysis is not None else getattr(self.app, "model", None)
         # the same snapshot, options and chart heights draw the same charts: nothing to do (the tab shown again
         # resizes the view to the size it had, and plotext and pandas took ~40 ms redrawing them)
-        drawn = (snap, model, strategies, self.monthly, self.highlighted,
-                 tuple(p.size.height for p in self.query(CachedPlot)))
+        drawn = (snap, model, strategies, self.monthly, self.highlighted, tuple(p.size.height for p in plots))
         if (self._drawn is not None and drawn[0] is self._drawn[0] and drawn[1] is self._drawn[1]
                 and drawn[2:] == self._drawn[2:]):
+            for plot in plots:
+                plot.release()
             return
-        self._drawn = drawn
         scenario = getattr(model, "scenario", None)
         currency = scenario.metadata.currency if scenario is not None else None
         names = {s.name: (getattr(s, "label", "") or humanise(s.name)) for s in scenario.strategies} if scenario else {}
@@ -297,12 +315,29 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
         low, high = int(reps.min()), int(reps.max())
         over = f"{low}" if low == high else f"{low}–{high}"
         band = "dim: 95% band of *, h: next" if self.highlighted else "h: a 95% band"
-        self.query_one("#timeseries-legend", Static).update(
-            legend(strategies, self.highlighted, names) + Text(
-                f"· mean of {over} rep{'s' if high > 1 else ''}; {band}; m: "
-                f"{'cumulative' if self.monthly else 'monthly'} profit", style="dim"))
+        moved = update_fitted(self.query_one("#timeseries-legend", Static), legend(strategies, self.highlighted, names)
+                              + Text(f"· mean of {over} rep{'s' if high > 1 else ''}; {band}; m: "
+                                     f"{'cumulative' if self.monthly else 'monthly'} profit", style="dim"))
+        if self._spikes is None or self._spikes[0] is not ts:
+            self._spikes = (ts, spikes(ts, "profit"))
+        found = self._spikes[1]
+        note = self.query_one("#timeseries-spikes", Static)
+        update_static(note, Text("One-off: ", style="dim") + spike_text(found, strategies, names, currency))
+        moved = moved or note.display != bool(len(found))
+        note.display = bool(len(found))
+        unplaced = any(p.size.height == 0 for p in plots)
+        if unplaced or (moved and not laid_out):
+            # the charts' heights are not known yet (the tab just opened, or was hidden again before the layout:
+            # its Resize when shown brings it back here) or are about to change: draw them once the screen is
+            # laid out, and build nothing before
+            for plot in plots:
+                plot.hold()
+            if not laid_out and not self._deferred:
+                self._deferred = True
+                self.call_after_refresh(self._show_laid_out)
+            return
+        self._drawn = drawn
         months = (int(ts["period"].min()), int(ts["period"].max()))
-        found = spikes(ts, "profit")
         for metric, title in CHARTS:
             plot = self.query_one(f"#chart-{metric}", CachedPlot)
             plt = plot.plt
@@ -330,6 +365,3 @@ class TimeSeriesView(VerticalScroll, can_focus=True):
                                     color=colour_of(strategies, row["strategy"]),
                                     marker="▼" if row["departure"] < 0 else "▲")
             plot.redraw()
-        note = self.query_one("#timeseries-spikes", Static)
-        note.update(Text("One-off: ", style="dim") + spike_text(found, strategies, names, currency))
-        note.display = bool(len(found))
