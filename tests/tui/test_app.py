@@ -206,9 +206,10 @@ async def test_a_stored_batch_run_opens_in_the_views(tmp_path):
     assert made.returncode == 0, made.stderr
     app = SpcApp(None, store=db, stored_run=1, **FAST)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(200):
+        table = app.comparison.query_one(DataTable)
+        for _ in range(600):  # up to 30 s (a busy machine once took longer than 10 s), until the table is filled
             await pilot.pause(0.05)
-            if app.snapshot is not None:
+            if app.snapshot is not None and table.row_count:
                 break
         assert "stored run 1" in app.sub_title
         assert app.comparison.query_one(DataTable).row_count == 2  # training and cuts against baseline

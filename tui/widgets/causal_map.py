@@ -23,6 +23,7 @@ from simulator import CompiledModel
 from simulator.analysis.units import humanise, names_of, strategy_labels
 from simulator.calibration.labels import metric_label
 from simulator.graph.render import PERSPECTIVE_TITLES, kpi_perspectives
+from tui.widgets.cached import SteadyOptionList
 
 KIND_MARK = {"lever": "»", "stock": "■", "auxiliary": "○", "measure": "◆", "engine": "⚙"}
 
@@ -117,7 +118,7 @@ class CausalMapView(Horizontal):
         self.shapley_running: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield OptionList(id="map-nodes")
+        yield SteadyOptionList(id="map-nodes")
         with VerticalScroll(id="map-detail-scroll"):
             yield Static("Select a node", id="map-detail")
             yield Static(Text("\nShapley attribution of ΔNPV: press e (for the highlighted strategy)", style="dim"),
