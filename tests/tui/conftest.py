@@ -61,3 +61,17 @@ async def wait_for_error(app, pilot, expected: str) -> None:
     text = str(app.query_one("#errors", Static).render())
     assert "Cannot open this scenario" in text and expected in text, text
     assert app.is_running and app.model is None
+
+
+def lines_of(widget) -> str:
+    """What a widget draws, line by line, as plain text."""
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+async def show_tab(pilot, tab: str) -> None:
+    """Bring a TabbedContent's pane on screen and let two frames pass (the layout, then the repaint)."""
+    from textual.widgets import TabbedContent
+
+    pilot.app.query_one(TabbedContent).active = tab
+    await pilot.pause()
+    await pilot.pause()

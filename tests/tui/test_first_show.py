@@ -8,13 +8,9 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Static, TabbedContent, TabPane
 
-from tests.tui.conftest import FAST, SHIPPED, run_async, wait_for_finished_run
+from tests.tui.conftest import FAST, SHIPPED, lines_of, run_async, wait_for_finished_run
 from tui.app import SpcApp
 from tui.widgets.cached import CachedPlot, update_fitted
-
-
-def _lines(widget) -> str:
-    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
 
 
 class Builds:
@@ -54,7 +50,7 @@ async def test_update_fitted_lays_out_only_when_the_number_of_lines_changes():
         assert not update_fitted(note, Text("another line"))  # as many lines: no layout
         assert not note._layout_required
         await pilot.pause()
-        assert "another line" in _lines(note)
+        assert "another line" in lines_of(note)
         top = plot.region.y
         assert update_fitted(note, "a longer text that takes two lines at forty")  # two lines: laid out
         await pilot.pause()
@@ -64,7 +60,7 @@ async def test_update_fitted_lays_out_only_when_the_number_of_lines_changes():
         assert update_fitted(note, "hidden")  # no width to measure it by: laid out
         app.query_one(TabbedContent).active = "a"
         await pilot.pause()
-        assert note.size.height == 1 and "hidden" in _lines(note)
+        assert note.size.height == 1 and "hidden" in lines_of(note)
 
 
 @run_async
@@ -76,25 +72,25 @@ async def test_a_held_chart_builds_nothing_until_redrawn(monkeypatch):
         plot.plt.title("old figure")
         plot.redraw()
         await pilot.pause()
-        assert "old figure" in _lines(plot)
+        assert "old figure" in lines_of(plot)
         builds.counts.clear()
         plot.hold()
         plot.refresh()
         await pilot.pause()
-        assert "old figure" in _lines(plot) and not builds.counts  # built at this size: shown as it was
+        assert "old figure" in lines_of(plot) and not builds.counts  # built at this size: shown as it was
         await pilot.resize_terminal(70, 24)
         await pilot.pause()
-        assert "old figure" not in _lines(plot) and not builds.counts  # a new size: blank, not built
+        assert "old figure" not in lines_of(plot) and not builds.counts  # a new size: blank, not built
         plot.release()  # up to date after all: built at its size
         await pilot.pause()
-        assert "old figure" in _lines(plot) and builds.counts["plot"] == 1
+        assert "old figure" in lines_of(plot) and builds.counts["plot"] == 1
         plot.hold()
         await pilot.resize_terminal(60, 24)
         plot.plt.clear_figure()
         plot.plt.title("new figure")
         plot.redraw()  # drawn: held no more
         await pilot.pause()
-        assert not plot.held and "new figure" in _lines(plot) and builds.counts["plot"] == 2
+        assert not plot.held and "new figure" in lines_of(plot) and builds.counts["plot"] == 2
 
 
 def _charts(app: SpcApp) -> list[CachedPlot]:
@@ -127,13 +123,13 @@ async def test_the_time_series_first_shown_is_drawn_once_at_its_final_heights(mo
         assert view._drawn[0] is app.snapshot and view._drawn[-1] == tuple(p.size.height for p in charts)
         assert all(builds.counts.get(p.id) == 1 for p in charts), builds.counts  # ...and each chart built once
         assert all(not p.held for p in charts)
-        assert "Cumulative profit" in _lines(charts[0]) and "Headcount" in _lines(charts[-1])
+        assert "Cumulative profit" in lines_of(charts[0]) and "Headcount" in lines_of(charts[-1])
         await pilot.press("1")
         await pilot.pause(0.2)
         await pilot.press("3")  # shown again: the heights are the ones it was drawn at, so nothing is redrawn
         await pilot.pause(0.3)
         assert len(shows) == 1 and all(builds.counts.get(p.id) == 1 for p in charts)
-        assert "Cumulative profit" in _lines(charts[0])
+        assert "Cumulative profit" in lines_of(charts[0])
 
 
 @run_async
@@ -159,7 +155,7 @@ async def test_the_time_series_shows_the_data_that_came_while_it_was_hidden(monk
         assert view._drawn is not first and view._drawn[0] is app.snapshot
         assert view._drawn[-1] == tuple(p.size.height for p in charts)
         assert all(not p.held and builds.counts.get(p.id) == 1 for p in charts), builds.counts
-        text = _lines(charts[0])
+        text = lines_of(charts[0])
         assert "Cumulative profit" in text and " 10" in text.splitlines()[-1]  # the new last month on the x axis
         assert " 12" not in text.splitlines()[-1]
 
@@ -178,4 +174,4 @@ async def test_a_draw_asked_for_while_the_time_series_is_hidden_is_made_when_it_
         await pilot.pause(0.3)
         assert view._drawn[0] is app.snapshot and view._drawn[-1] == tuple(p.size.height for p in charts)
         assert all(not p.held and builds.counts.get(p.id) == 1 for p in charts), builds.counts
-        assert "Cumulative profit" in _lines(charts[0])
+        assert "Cumulative profit" in lines_of(charts[0])

@@ -7,19 +7,9 @@ from textual.app import App, ComposeResult
 from textual.widgets import OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from tests.tui.conftest import FAST, SHIPPED, run_async, wait_for_finished_run
+from tests.tui.conftest import FAST, SHIPPED, lines_of, run_async, show_tab, wait_for_finished_run
 from tui.app import SpcApp
 from tui.widgets.cached import CachedPlot, SteadyOptionList
-
-
-def _lines(widget) -> str:
-    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
-
-
-async def _show(pilot, tab: str) -> None:
-    pilot.app.query_one(TabbedContent).active = tab
-    await pilot.pause()
-    await pilot.pause()
 
 
 class Tabs(App[None]):
@@ -40,23 +30,23 @@ async def test_an_option_list_shows_its_options_after_tab_switches_changes_and_r
     async with app.run_test(size=(60, 20)) as pilot:
         options = app.query_one(SteadyOptionList)
         await pilot.pause()
-        before = _lines(options)
+        before = lines_of(options)
         assert "first node" in before
-        await _show(pilot, "b")
-        await _show(pilot, "a")  # the same width: its rendered options are kept...
-        assert _lines(options) == before and options._option_render_cache
-        await _show(pilot, "b")
+        await show_tab(pilot, "b")
+        await show_tab(pilot, "a")  # the same width: its rendered options are kept...
+        assert lines_of(options) == before and options._option_render_cache
+        await show_tab(pilot, "b")
         options.clear_options()  # ...unless they change
         options.add_options([Option("third node", id="third")])
-        await _show(pilot, "a")
-        assert "third node" in _lines(options) and "first node" not in _lines(options)
+        await show_tab(pilot, "a")
+        assert "third node" in lines_of(options) and "first node" not in lines_of(options)
         options.styles.width = 8  # narrower: wrapped again at the new width
         await pilot.pause()
         await pilot.pause()
-        narrow = _lines(options)
+        narrow = lines_of(options)
         assert "node" in narrow and "third node" not in narrow
         options._clear_caches()  # rendered from scratch: the same
-        assert _lines(options) == narrow
+        assert lines_of(options) == narrow
 
 
 def _on_screen(app, widget) -> str:

@@ -9,7 +9,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from textual.widgets._footer import FooterKey
 
 from simulator.analysis.units import humanise
-from tests.tui.conftest import FAST, SHIPPED, run_async, wait_for_finished_run
+from tests.tui.conftest import FAST, SHIPPED, lines_of, run_async, show_tab, wait_for_finished_run
 from tui.app import SpcApp
 from tui.widgets.cached import CachedPlot, SteadyTable, update_static
 
@@ -24,16 +24,6 @@ class TwoTabs(App[None]):
                 yield Static("elsewhere")
 
 
-def _lines(widget) -> str:
-    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
-
-
-async def _show(pilot, tab: str) -> None:
-    pilot.app.query_one(TabbedContent).active = tab
-    await pilot.pause()
-    await pilot.pause()
-
-
 @run_async
 async def test_a_table_changed_while_its_tab_was_hidden_shows_the_change():
     app = TwoTabs()
@@ -42,19 +32,19 @@ async def test_a_table_changed_while_its_tab_was_hidden_shows_the_change():
         table.add_columns("strategy", "value")
         table.add_row("alpha", "old-value", key="alpha")
         await pilot.pause()
-        assert "old-value" in _lines(table)
-        await _show(pilot, "b")
-        await _show(pilot, "a")  # the same size again: the rendered cells are kept...
-        assert "old-value" in _lines(table)
-        await _show(pilot, "b")
+        assert "old-value" in lines_of(table)
+        await show_tab(pilot, "b")
+        await show_tab(pilot, "a")  # the same size again: the rendered cells are kept...
+        assert "old-value" in lines_of(table)
+        await show_tab(pilot, "b")
         table.update_cell("alpha", table.ordered_columns[1].key, "new-value")  # ...unless a cell changes
-        await _show(pilot, "a")
-        assert "new-value" in _lines(table) and "old-value" not in _lines(table)
-        await _show(pilot, "b")
+        await show_tab(pilot, "a")
+        assert "new-value" in lines_of(table) and "old-value" not in lines_of(table)
+        await show_tab(pilot, "b")
         table.clear()
         table.add_row("beta", "rebuilt")
-        await _show(pilot, "a")
-        assert "rebuilt" in _lines(table) and "alpha" not in _lines(table)
+        await show_tab(pilot, "a")
+        assert "rebuilt" in lines_of(table) and "alpha" not in lines_of(table)
 
 
 @run_async
@@ -66,20 +56,20 @@ async def test_a_chart_redrawn_while_its_tab_was_hidden_shows_the_new_figure():
         plot.plt.plot([1, 2, 3], [1, 4, 9])
         plot.redraw()
         await pilot.pause()
-        assert "first figure" in _lines(plot)
-        await _show(pilot, "b")
+        assert "first figure" in lines_of(plot)
+        await show_tab(pilot, "b")
         plot.plt.clear_data()
         plot.plt.clear_figure()
         plot.plt.title("second figure")
         plot.plt.plot([1, 2, 3], [9, 4, 1])
         plot.redraw()
-        await _show(pilot, "a")
-        assert "second figure" in _lines(plot) and "first figure" not in _lines(plot)
-        before = _lines(plot)
+        await show_tab(pilot, "a")
+        assert "second figure" in lines_of(plot) and "first figure" not in lines_of(plot)
+        before = lines_of(plot)
         app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"  # the theme is in the key
         await pilot.pause()
-        assert plot.render() is not None and "second figure" in _lines(plot)
-        assert before == _lines(plot)  # same characters, other colours
+        assert plot.render() is not None and "second figure" in lines_of(plot)
+        assert before == lines_of(plot)  # same characters, other colours
 
 
 @run_async
