@@ -950,8 +950,9 @@ class _Buffers:
 
     def per_contact(self, n: int) -> list[np.ndarray]:
         """The compiled step's per-contact arrays: who, order (int64), owner, bucket (int64, n + 1), the records the
-        contacts carry (uint64, 4(n + 1)), k and key in queue order (uint64), segment (int32), times, raw times, handle, patience,
-        exits (float64), served (bool), uniforms and logs (3 rows each, as (3, n) views)."""
+        contacts carry (uint64, 4(n + 1)), k and key in queue order (uint64), segment (int32), times, raw times,
+        handle, patience, exits, dispositions in queue order (float64), served (bool), experiences (float64, 2n),
+        uniforms and logs (3 rows each, as (3, n) views)."""
         return self._set("contact", n, self._CONTACT)
 
     def per_slot(self, size: int) -> list[np.ndarray]:
