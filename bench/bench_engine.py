@@ -310,13 +310,14 @@ def _scale_node(node: dict[str, Any], k: float) -> None:
             node[key] = _times(node[key], k)
 
 
-def scale_scenario(data: dict[str, Any], k: int) -> dict[str, Any]:
-    """k x customers and k x staff, so the load per server is unchanged."""
+def scale_scenario(data: dict[str, Any], k: float) -> dict[str, Any]:
+    """k x customers and k x staff, so the load per server is unchanged (k below 1: counts rounded, at least one
+    member of staff)."""
     d = copy.deepcopy(data)
     for seg in d["segments"]:
-        seg["initial_customers"] = int(seg["initial_customers"]) * k
+        seg["initial_customers"] = int(round(int(seg["initial_customers"]) * k))
         seg["acquisition_per_month"] = _times(seg["acquisition_per_month"], k)
-    d["employees"]["headcount"] = int(d["employees"]["headcount"]) * k
+    d["employees"]["headcount"] = max(1, int(round(int(d["employees"]["headcount"]) * k)))
     network = d.get("network", {})
     nodes = network.get("nodes", [])
     extensive = {n["name"] for n in nodes

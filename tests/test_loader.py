@@ -234,6 +234,18 @@ def test_non_finite_numbers_are_refused_everywhere(tmp_path: Path, value: str) -
     assert problem.line == line_of(path, f"effect: {value}") and "finite" in problem.message
 
 
+@pytest.mark.parametrize(("old", "new", "hint"), [
+    ("initial_customers: 100", "initial_customers: 100.5", "whole number"),
+    ("basket: 20", "basket: twenty", "plain number, e.g. 0.25"),
+])
+def test_a_number_of_the_wrong_kind_gets_the_hint_for_its_kind(tmp_path: Path, old: str, new: str, hint: str) -> None:
+    """A count written with a decimal point is told to drop it, not shown a decimal example."""
+    path = tmp_path / "kind.yaml"
+    path.write_text(MINIMAL.read_text().replace(old, new, 1))
+    (problem,) = problems_of(path)
+    assert problem.line == line_of(path, new) and hint in problem.hint
+
+
 def test_all_problems_are_reported_not_just_the_first(tmp_path: Path) -> None:
     path = tmp_path / "two.yaml"
     text = MINIMAL.read_text().replace("basket: 20", "basket: -20").replace("seed: 1", "seed: x")

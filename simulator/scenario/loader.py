@@ -316,7 +316,9 @@ def _validation_problems(exc: ValidationError, positions: dict, file: str) -> li
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             msg = err["msg"].removeprefix("Value error, ")
             message = f"{where}: {msg} (got {shown})"
-            if kind in {"float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"}:
+            if kind in {"int_parsing", "int_type", "int_from_float"}:
+                hint = "write a whole number, without a decimal point, e.g. 1200"
+            elif kind in {"float_parsing", "float_type"}:
                 hint = "write a plain number, e.g. 0.25"
             elif kind == "finite_number":
                 hint = "NaN and infinity are not allowed"
