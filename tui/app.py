@@ -58,7 +58,7 @@ from tui.screens.save import SaveScreen
 from tui.snapshot import RunSnapshot
 from tui.widgets.cached import SteadyFooter
 from tui.widgets.causal_map import CausalMapView, NodeSelected, explanation_text
-from tui.widgets.comparison import ComparisonView
+from tui.widgets.comparison import NO_SCENARIO, WAITING, ComparisonView
 from tui.widgets.customers import CustomerView
 from tui.widgets.decision import DecisionView
 from tui.widgets.levers import LeverPanel
@@ -343,8 +343,11 @@ class SpcApp(App[None]):
         errors = self.errors
         lines = [str(p) for p in message.problems[:8]]
         more = len(message.problems) - len(lines)
+        kept = "the previous scenario stays loaded" if self.model is not None else "no scenario is open yet"
         errors.update("[b red]Cannot open this scenario[/]\n" + "\n".join(lines) + (f"\n… {more} more" if more else "")
-                      + "\n[dim]Fix the file and press o to open it again; the previous scenario stays loaded.[/]")
+                      + f"\n[dim]Fix the file and press o to open it again; {kept}.[/]")
+        if self.model is None:
+            self.comparison.set_idle(NO_SCENARIO)
         errors.display = True
         self.status.message(f"{message.path}: {len(message.problems)} problem(s)")
         self.notify(lines[0] if lines else "cannot open", title="Scenario not opened", severity="error")
@@ -353,6 +356,7 @@ class SpcApp(App[None]):
     def start_run(self) -> None:
         if self.model is None:
             return
+        self.comparison.set_idle(WAITING)
         if self.live is not None:
             self.live.cancel()
         sc = self.model.scenario

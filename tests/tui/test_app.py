@@ -73,10 +73,16 @@ async def test_broken_file_shows_its_errors_and_the_app_keeps_working():
     app = SpcApp(str(DATA / "invalid" / "link_unknown_node.yaml"), **FAST)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for_error(app, pilot, "link_unknown_node.yaml:")
+        headline = app.query_one("#comparison-headline", Static)
+        errors = str(app.query_one("#errors", Static).render())
+        # nothing was loaded before: no "previous scenario", and no run to wait for
+        assert "no scenario is open yet" in errors and "previous scenario" not in errors
+        assert "No scenario is open" in str(headline.render())
         app.open_scenario(SHIPPED)  # a good file after a bad one opens and runs
         await wait_for_finished_run(app, pilot)
         assert not app.query_one("#errors").display
         assert app.snapshot.analysis is not None
+        assert "No scenario is open" not in str(headline.render())
 
 
 @run_async

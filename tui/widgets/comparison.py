@@ -131,6 +131,7 @@ NOTE = ("Δ: paired difference to baseline with its 95% CI (green/red: the whole
         "interval of that share. not yet: the interval spans zero; reps for 80% power: replications a paired t test "
         "needs to detect the Δ seen so far. p pins these results.")
 WAITING = "Waiting for the first complete replications: the recommendation needs two of every strategy…"
+NO_SCENARIO = "No scenario is open: press o to open one."
 
 
 def wrapped_lines(text: Text | str, width: int, console) -> int:
@@ -143,12 +144,13 @@ class ComparisonView(Vertical):
     """First what to do (the recommendation over the replications so far), then one row per strategy, ranked."""
 
     recommendation = None  # the Recommendation shown (None: waiting for two complete replications)
+    idle = WAITING  # the headline while there is no recommendation: a run under way, or no scenario open
     ranking = Text("")  # the line below the table: what the ranking is over and on
     pinned = None  # the Analysis pinned with p: Δ NPV is shown before → after against it
     pinned_label = ""  # what the pinned run was, e.g. "run 2 (no edits)"
 
     def compose(self) -> ComposeResult:
-        yield Static(WAITING, id="comparison-headline")
+        yield Static(self.idle, id="comparison-headline")
         table = SteadyTable(id="comparison-table", zebra_stripes=True, cursor_type="row", fixed_columns=2)
         yield table
         yield ScrollCue(table, id="comparison-cue")
@@ -157,6 +159,13 @@ class ComparisonView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
+
+    def set_idle(self, text: str) -> None:
+        """What the headline says until there is a recommendation (a scenario that failed to open runs nothing:
+        "waiting" would wait for ever)."""
+        self.idle = text
+        if self.recommendation is None and self.is_mounted:
+            update_static(self.query_one("#comparison-headline", Static), Text(text, style="dim"))
 
     def show(self, snap: RunSnapshot) -> None:
         table = self.query_one(DataTable)
@@ -280,7 +289,7 @@ class ComparisonView(Vertical):
         rec = self.recommendation
         width, height = self.size.width, self.size.height
         if rec is None:
-            update_static(headline, Text(WAITING, style="dim"))
+            update_static(headline, Text(self.idle, style="dim"))
             return
         if width <= 0:  # not laid out yet (another tab is shown): everything, fitted when shown
             update_static(headline, recommendation_text(rec.headline, rec.reasons))
