@@ -131,6 +131,14 @@ def test_every_problem_line_has_a_position(results: dict) -> None:
             assert FIRST_LINE.match(line), f"{name}: {line!r}"
 
 
+@pytest.mark.parametrize("name", ["min_above_max.yaml", "table_too_few_points.yaml", "table_unsorted_points.yaml",
+                                  "effect_two_operations.yaml"])
+def test_a_check_on_a_whole_mapping_does_not_end_in_got_dict(name: str, results: dict) -> None:
+    """"min 10 is above max 0 (got dict)": the type of the mapping the check read tells the reader nothing."""
+    (line,) = results[name].stderr.splitlines()
+    assert "(got " not in line, line
+
+
 def test_alias_bomb_is_refused_fast() -> None:
     start = time.perf_counter()
     proc = _validate("alias_bomb.yaml")

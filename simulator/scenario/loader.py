@@ -315,7 +315,10 @@ def _validation_problems(exc: ValidationError, positions: dict, file: str) -> li
             shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             msg = err["msg"].removeprefix("Value error, ")
-            message = f"{where}: {msg} (got {shown})"
+            # a check on a whole mapping (min above max, an effect's operations) says what is wrong itself: "(got
+            # dict)" would add nothing
+            whole = kind in {"value_error", "assertion_error"} and isinstance(got, (dict, list))
+            message = f"{where}: {msg}" if whole else f"{where}: {msg} (got {shown})"
             if kind in {"int_parsing", "int_type", "int_from_float"}:
                 hint = "write a whole number, without a decimal point, e.g. 1200"
             elif kind in {"float_parsing", "float_type"}:
