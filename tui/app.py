@@ -327,6 +327,7 @@ class SpcApp(App[None]):
     def _show_stored(self, run, model: CompiledModel, analysis) -> None:
         """Show a finished run from the results database; levers stay off (it is a record, not a scenario file)."""
         self.model, self.loaded, self.changes = model, None, {}
+        self.comparison.set_idle(WAITING)
         self.run_id += 1
         self.live = LiveRun(model, run.scenario_hash, tuple(run.strategies), run.replications, run.seed, run.months)
         self.live.cancel()
