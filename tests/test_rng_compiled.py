@@ -189,6 +189,53 @@ def test_pairwise_sum_is_numpys_sum():
     assert same(kernel(np.array([-0.0, -0.0]), 2), np.array([-0.0, -0.0]).sum())
 
 
+def stream_pairwise_sum(a, n):
+    """a[:n] summed term by term in pairwise_leaves' plan, as _purchases_kernel sums its terms."""
+    cap = n // 64 + 2
+    leaf_lo = np.empty(cap, np.int64)
+    leaf_len = np.empty(cap, np.int64)
+    combines = np.empty(cap, np.int64)
+    leaves = pairwise_leaves(n, leaf_lo, leaf_len, combines)  # noqa: F821 (bound by kernel_of)
+    lanes = np.empty(8)
+    partial = np.empty(64)
+    depth = 0
+    for leaf in range(leaves):
+        lo = leaf_lo[leaf]
+        stop = lo + leaf_len[leaf]
+        if stop - lo < 8:
+            t = -0.0
+            for i in range(lo, stop):
+                t += a[i]
+        else:
+            for j in range(8):
+                lanes[j] = a[lo + j]
+            end = stop - (stop - lo) % 8
+            for g in range(lo + 8, end, 8):
+                for j in range(8):
+                    lanes[j] += a[g + j]
+            t = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+            for i in range(end, stop):
+                t += a[i]
+        partial[depth] = t
+        depth += 1
+        for _ in range(combines[leaf]):
+            partial[depth - 2] = partial[depth - 2] + partial[depth - 1]
+            depth -= 1
+    return 0.0 + partial[0] if n > 0 else 0.0
+
+
+def test_a_sum_taken_term_by_term_in_pairwise_leaves_plan_is_numpys_sum():
+    """The plan _purchases_kernel sums its terms by (it never writes them out): numpy's sum, bit for bit."""
+    kernel = kernel_of(stream_pairwise_sum, "float64(float64[::1], int64)", (_numba.pairwise_leaves,))
+    g = np.random.default_rng(6)
+    sizes = [*range(0, 300), 1000, 1024, 1031, 4096, 8191, 8192, 8193, 65536, 100_003, 1_000_001]
+    for n in sizes:
+        a = g.standard_normal(n) * 10.0 ** g.integers(-8, 9, n)  # mixed magnitudes: order matters
+        assert same(kernel(a, n), a.sum()), n
+    assert same(kernel(np.array([-0.0, -0.0]), 2), np.array([-0.0, -0.0]).sum())
+    assert same(kernel(np.zeros(0), 0), np.zeros(0).sum())
+
+
 def _clip_kernel(x, lo, hi, out):
     for i in range(x.shape[0]):
         out[i] = _clip(x[i], lo, hi)  # noqa: F821 (bound by kernel_of)

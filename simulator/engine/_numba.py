@@ -253,3 +253,51 @@ def pairwise_sum(a, n):  # pragma: no cover - compiled into the kernels that use
             vp -= 1
             sp -= 1
     return 0.0 + values[0]
+
+
+def pairwise_leaves(n, leaf_lo, leaf_len, combines):  # pragma: no cover - compiled into the kernels that use it
+    """pairwise_sum's plan for n terms, without the terms: its leaves in order (blocks of at most 128: first term,
+    length) and, after each, how many times the two newest partial sums are added (its stack's combines). A
+    kernel that makes its terms one by one can then sum them as pairwise_sum does, bit for bit, without writing
+    them out (stream_pairwise_sum in tests/test_rng_compiled.py follows it). Returns the number of leaves
+    (at most n // 64 + 1: every leaf of a longer run holds at least 64 terms)."""
+    if n <= 0:
+        return 0
+    stack = np.empty(384, np.int64)  # as in pairwise_sum
+    los = stack[:128]
+    lens = stack[128:256]
+    states = stack[256:]
+    sp = 1
+    leaves = 0
+    los[0] = 0
+    lens[0] = n
+    states[0] = 0
+    while sp > 0:
+        lo = los[sp - 1]
+        m = lens[sp - 1]
+        if m <= 128:
+            leaf_lo[leaves] = lo
+            leaf_len[leaves] = m
+            combines[leaves] = 0
+            leaves += 1
+            sp -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        state = states[sp - 1]
+        if state == 0:
+            states[sp - 1] = 1
+            los[sp] = lo
+            lens[sp] = half
+            states[sp] = 0
+            sp += 1
+        elif state == 1:
+            states[sp - 1] = 2
+            los[sp] = lo + half
+            lens[sp] = m - half
+            states[sp] = 0
+            sp += 1
+        else:
+            combines[leaves - 1] += 1
+            sp -= 1
+    return leaves

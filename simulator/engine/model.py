@@ -19,7 +19,7 @@ import simpy
 
 from simulator.engine import customers as customer_kernels
 from simulator.engine import rng as keyed
-from simulator.engine._numba import LazyKernel, pairwise_sum
+from simulator.engine._numba import LazyKernel, pairwise_leaves, pairwise_sum
 from simulator.engine.customers import CustomerBase, _contacts_kernel, _purchases_kernel
 from simulator.engine.netstep import FastNetworkState
 from simulator.engine.normal import _COEF as _NDTRI_COEF
@@ -631,7 +631,6 @@ class Simulation:
         # handle and patience times, the queue and its accounts, experiences -> satisfaction and desk costs,
         # purchases and the self-service channel, and the customer_month activities that come first (see
         # _fused_activities), in one kernel on rows whose use has ended (see _serve_and_book_kernel)
-        revenue, cogs, self_service, channel = means[:n], means[n:], first[:n], first[n:]
         fused, applies, minutes, activity_sums = self._fused_activities()
         months = buf.row("activity_months", len(fused) * n) if fused else start
         period_end = (period + 1) * self.P
@@ -646,8 +645,8 @@ class Simulation:
             experience,
             cust.contacts, cust.satisfaction, cust.cost_to_serve, seg_all, exposure, buys, seg["basket"],
             ports["price_index"], seg["cogs_fraction"], seg["self_service_contacts_per_month"], rate,
-            seg["self_service_cost"], cust.purchases, cust.revenue, cust.cost_of_goods, revenue, cogs, self_service,
-            channel, applies, minutes, months, activity_sums, purchase_sums)
+            seg["self_service_cost"], cust.purchases, cust.revenue, cust.cost_of_goods, applies, minutes, months,
+            activity_sums, purchase_sums)
         wait_sum, queue_sum, desk_sum, handle_sum, wait_minutes_sum = sums[:5].tolist()  # numpy's sums, exactly
         (arrived_acc, queue_minutes_acc, queue_time_acc, purchases_acc, revenue_acc, cogs_acc, self_service_acc,
          channel_acc) = self._step_acc
@@ -1249,7 +1248,7 @@ def _serve_and_book_kernel(log_handle, log_patience, cseg, handle_minutes, handl
                            owner, position, order, experience, contacts, satisfaction, cost_to_serve, seg_all, exposure,
                            buys, basket,
                            price_index, cogs_fraction, self_service_per_month, rate, self_service_cost, purchases,
-                           revenue, cost_of_goods, revenue_out, cogs_out, self_service_out, channel_out, applies,
+                           revenue, cost_of_goods, applies,
                            activity_minutes, months, activity_sums, purchase_sums):  # pragma: no cover - runs compiled
     """The compiled step from the contacts' draws on, in one call: handle and patience times, the FCFS queue
     (service._fcfs_kernel on the servers' heap), the queue's accounts, the experiences, and the purchases with
@@ -1270,8 +1269,8 @@ def _serve_and_book_kernel(log_handle, log_patience, cseg, handle_minutes, handl
                      position, order, contacts, satisfaction, cost_to_serve, experience)
     n_buys = _purchases_kernel(who_all, seg_all, exposure, buys, basket, price_index, cogs_fraction,
                                self_service_per_month, rate, self_service_cost, purchases, revenue, cost_of_goods,
-                               cost_to_serve, revenue_out, cogs_out, self_service_out, channel_out, applies,
-                               activity_minutes, period_days, minute_rate, months, activity_sums, purchase_sums)
+                               cost_to_serve, applies, activity_minutes, period_days, minute_rate, months,
+                               activity_sums, purchase_sums)
     return served_n, carried, n_buys
 
 
@@ -1302,11 +1301,11 @@ _SERVE_AND_BOOK = LazyKernel(
     "int64[::1], int64[::1], int64[::1], float64[::1], int64[::1], float64[::1], float64[::1], "
     "int32[::1], float64[::1], "
     "int64[::1], float64[::1], float64, float64[::1], float64[::1], float64, float64[::1], int64[::1], "
-    "float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], boolean[::1], "
+    "float64[::1], float64[::1], boolean[::1], "
     "float64[::1], float64[::1], float64[::1], float64[::1]"
     ")",
     (_service_times_kernel, _fcfs_kernel, _fcfs_heap, _queue_kernel, _contacts_kernel, _purchases_kernel,
-     customer_kernels._clip, pairwise_sum))
+     customer_kernels._purchase_terms, customer_kernels._clip, pairwise_sum, pairwise_leaves))
 
 
 def _step_kernels() -> tuple | None:
