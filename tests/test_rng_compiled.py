@@ -179,7 +179,7 @@ def _sum_kernel(a, n):
 
 
 def test_pairwise_sum_is_numpys_sum():
-    kernel = kernel_of(_sum_kernel, "float64(float64[::1], int64)", (_numba.pairwise_sum,))
+    kernel = kernel_of(_sum_kernel, "float64(float64[::1], int64)", _numba.PAIRWISE)
     g = np.random.default_rng(5)
     sizes = [*range(0, 300), 1000, 1024, 1031, 4096, 8191, 8192, 8193, 65536, 100_003, 1_000_001]
     for n in sizes:
@@ -190,43 +190,43 @@ def test_pairwise_sum_is_numpys_sum():
 
 
 def stream_pairwise_sum(a, n):
-    """a[:n] summed term by term in pairwise_leaves' plan, as _purchases_kernel sums its terms."""
-    cap = n // 64 + 2
-    leaf_lo = np.empty(cap, np.int64)
-    leaf_len = np.empty(cap, np.int64)
-    combines = np.empty(cap, np.int64)
-    leaves = pairwise_leaves(n, leaf_lo, leaf_len, combines)  # noqa: F821 (bound by kernel_of)
+    """a[:n] summed term by term in pairwise_next's blocks, as _purchases_kernel sums its terms."""
+    stack = np.empty(384, np.int64)
+    stack[0] = 0
+    stack[128] = n
+    stack[256] = 0
+    sp = 1
     lanes = np.empty(8)
-    partial = np.empty(64)
+    partial = np.empty(128)
     depth = 0
-    for leaf in range(leaves):
-        lo = leaf_lo[leaf]
-        stop = lo + leaf_len[leaf]
-        if stop - lo < 8:
-            t = -0.0
-            for i in range(lo, stop):
-                t += a[i]
-        else:
+    while n > 0:
+        sp, lo, m, adds = pairwise_next(stack, sp)  # noqa: F821 (bound by kernel_of)
+        for _ in range(adds):
+            partial[depth - 2] = partial[depth - 2] + partial[depth - 1]
+            depth -= 1
+        if m == 0:
+            break
+        stop = lo + m
+        one_by_one = lo
+        t = -0.0
+        if m >= 8:
+            one_by_one = stop - m % 8
             for j in range(8):
                 lanes[j] = a[lo + j]
-            end = stop - (stop - lo) % 8
-            for g in range(lo + 8, end, 8):
+            for g in range(lo + 8, one_by_one, 8):
                 for j in range(8):
                     lanes[j] += a[g + j]
             t = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
-            for i in range(end, stop):
-                t += a[i]
+        for i in range(one_by_one, stop):
+            t += a[i]
         partial[depth] = t
         depth += 1
-        for _ in range(combines[leaf]):
-            partial[depth - 2] = partial[depth - 2] + partial[depth - 1]
-            depth -= 1
     return 0.0 + partial[0] if n > 0 else 0.0
 
 
-def test_a_sum_taken_term_by_term_in_pairwise_leaves_plan_is_numpys_sum():
-    """The plan _purchases_kernel sums its terms by (it never writes them out): numpy's sum, bit for bit."""
-    kernel = kernel_of(stream_pairwise_sum, "float64(float64[::1], int64)", (_numba.pairwise_leaves,))
+def test_a_sum_taken_term_by_term_in_pairwise_next_blocks_is_numpys_sum():
+    """The walk _purchases_kernel sums its terms by (it never writes them out): numpy's sum, bit for bit."""
+    kernel = kernel_of(stream_pairwise_sum, "float64(float64[::1], int64)", (_numba.pairwise_next,))
     g = np.random.default_rng(6)
     sizes = [*range(0, 300), 1000, 1024, 1031, 4096, 8191, 8192, 8193, 65536, 100_003, 1_000_001]
     for n in sizes:

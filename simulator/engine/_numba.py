@@ -176,112 +176,21 @@ def warm() -> bool:
     return all(kernel.get() is not None for kernel in KERNELS)
 
 
-def pairwise_sum(a, n):  # pragma: no cover - compiled into the kernels that use it
-    """np.sum(a[:n]) for float64, bit for bit: 0.0 + numpy's pairwise summation (numpy/_core/src/umath/
-    loops_utils.h.src: blocks of at most 128 summed with 8 accumulators, longer runs split in two at a
-    multiple of 8), written without recursion. tests/test_rng_compiled.py checks it against np.sum."""
-    if n <= 0:
-        return 0.0
-    stack = np.empty(384, np.int64)  # pending ranges (depth <= 64 for any n): start, length, state
-    los = stack[:128]
-    lens = stack[128:256]
-    states = stack[256:]  # 0: split, 1: right half next, 2: combine
-    values = np.empty(128)
-    sp = 1
-    vp = 0
-    los[0] = 0
-    lens[0] = n
-    states[0] = 0
-    while sp > 0:
-        lo = los[sp - 1]
-        m = lens[sp - 1]
-        if m <= 128:  # (unsigned indices: no wrap-around test for negative ones, so the loads go in a row)
-            base = np.uint64(lo)
-            stop = np.uint64(lo + m)
-            if m < 8:
-                res = -0.0
-                i = base
-                while i < stop:
-                    res += a[i]
-                    i += np.uint64(1)
-            else:
-                r0 = a[base]
-                r1 = a[base + np.uint64(1)]
-                r2 = a[base + np.uint64(2)]
-                r3 = a[base + np.uint64(3)]
-                r4 = a[base + np.uint64(4)]
-                r5 = a[base + np.uint64(5)]
-                r6 = a[base + np.uint64(6)]
-                r7 = a[base + np.uint64(7)]
-                i = base + np.uint64(8)
-                end = np.uint64(lo + m - m % 8)
-                while i < end:
-                    r0 += a[i]
-                    r1 += a[i + np.uint64(1)]
-                    r2 += a[i + np.uint64(2)]
-                    r3 += a[i + np.uint64(3)]
-                    r4 += a[i + np.uint64(4)]
-                    r5 += a[i + np.uint64(5)]
-                    r6 += a[i + np.uint64(6)]
-                    r7 += a[i + np.uint64(7)]
-                    i += np.uint64(8)
-                res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-                while i < stop:
-                    res += a[i]
-                    i += np.uint64(1)
-            values[vp] = res
-            vp += 1
-            sp -= 1
-            continue
-        half = m // 2
-        half -= half % 8
-        state = states[sp - 1]
-        if state == 0:
-            states[sp - 1] = 1
-            los[sp] = lo
-            lens[sp] = half
-            states[sp] = 0
-            sp += 1
-        elif state == 1:
-            states[sp - 1] = 2
-            los[sp] = lo + half
-            lens[sp] = m - half
-            states[sp] = 0
-            sp += 1
-        else:
-            values[vp - 2] = values[vp - 2] + values[vp - 1]
-            vp -= 1
-            sp -= 1
-    return 0.0 + values[0]
-
-
-def pairwise_leaves(n, leaf_lo, leaf_len, combines):  # pragma: no cover - compiled into the kernels that use it
-    """pairwise_sum's plan for n terms, without the terms: its leaves in order (blocks of at most 128: first term,
-    length) and, after each, how many times the two newest partial sums are added (its stack's combines). A
-    kernel that makes its terms one by one can then sum them as pairwise_sum does, bit for bit, without writing
-    them out (stream_pairwise_sum in tests/test_rng_compiled.py follows it). Returns the number of leaves
-    (at most n // 64 + 1: every leaf of a longer run holds at least 64 terms)."""
-    if n <= 0:
-        return 0
-    stack = np.empty(384, np.int64)  # as in pairwise_sum
+def pairwise_next(stack, sp):  # pragma: no cover - compiled into the kernels that use it
+    """One step of numpy's pairwise summation walk, without the data: stack[:128], [128:256] and [256:] hold the
+    pending ranges' first terms, lengths and states (0: split it, 1: its right half next, 2: add its halves), sp
+    how many are pending. Advances to the next block (at most 128 terms, taken in order). Returns (sp, first term,
+    length, adds): length 0 when the walk is done, and `adds`, how many times the two newest partial sums are
+    added before that block (or, at the end, to finish the sum). Start with the range (0, n, 0) and sp = 1."""
     los = stack[:128]
     lens = stack[128:256]
     states = stack[256:]
-    sp = 1
-    leaves = 0
-    los[0] = 0
-    lens[0] = n
-    states[0] = 0
+    adds = 0
     while sp > 0:
         lo = los[sp - 1]
         m = lens[sp - 1]
         if m <= 128:
-            leaf_lo[leaves] = lo
-            leaf_len[leaves] = m
-            combines[leaves] = 0
-            leaves += 1
-            sp -= 1
-            continue
+            return sp - 1, lo, m, adds
         half = m // 2
         half -= half % 8
         state = states[sp - 1]
@@ -298,6 +207,69 @@ def pairwise_leaves(n, leaf_lo, leaf_len, combines):  # pragma: no cover - compi
             states[sp] = 0
             sp += 1
         else:
-            combines[leaves - 1] += 1
+            adds += 1
             sp -= 1
-    return leaves
+    return 0, 0, 0, adds
+
+
+def pairwise_sum(a, n):  # pragma: no cover - compiled into the kernels that use it
+    """np.sum(a[:n]) for float64, bit for bit: 0.0 + numpy's pairwise summation (numpy/_core/src/umath/
+    loops_utils.h.src: blocks of at most 128 summed with 8 accumulators, longer runs split in two at a
+    multiple of 8), written without recursion (pairwise_next walks the blocks). tests/test_rng_compiled.py
+    checks it against np.sum."""
+    if n <= 0:
+        return 0.0
+    stack = np.empty(384, np.int64)  # pending ranges (depth <= 64 for any n): see pairwise_next
+    stack[0] = 0
+    stack[128] = n
+    stack[256] = 0
+    values = np.empty(128)
+    sp = 1
+    vp = 0
+    while True:
+        sp, lo, m, adds = pairwise_next(stack, sp)
+        for _ in range(adds):
+            values[vp - 2] = values[vp - 2] + values[vp - 1]
+            vp -= 1
+        if m == 0:
+            return 0.0 + values[0]
+        # (unsigned indices: no wrap-around test for negative ones, so the loads go in a row)
+        base = np.uint64(lo)
+        stop = np.uint64(lo + m)
+        if m < 8:
+            res = -0.0
+            i = base
+            while i < stop:
+                res += a[i]
+                i += np.uint64(1)
+        else:
+            r0 = a[base]
+            r1 = a[base + np.uint64(1)]
+            r2 = a[base + np.uint64(2)]
+            r3 = a[base + np.uint64(3)]
+            r4 = a[base + np.uint64(4)]
+            r5 = a[base + np.uint64(5)]
+            r6 = a[base + np.uint64(6)]
+            r7 = a[base + np.uint64(7)]
+            i = base + np.uint64(8)
+            end = np.uint64(lo + m - m % 8)
+            while i < end:
+                r0 += a[i]
+                r1 += a[i + np.uint64(1)]
+                r2 += a[i + np.uint64(2)]
+                r3 += a[i + np.uint64(3)]
+                r4 += a[i + np.uint64(4)]
+                r5 += a[i + np.uint64(5)]
+                r6 += a[i + np.uint64(6)]
+                r7 += a[i + np.uint64(7)]
+                i += np.uint64(8)
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while i < stop:
+                res += a[i]
+                i += np.uint64(1)
+        values[vp] = res
+        vp += 1
+
+
+PAIRWISE = (pairwise_sum, pairwise_next)
+"""pairwise_sum with the helper it calls: list both in a kernel's helpers."""

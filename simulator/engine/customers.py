@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.engine._numba import LazyKernel, pairwise_leaves, pairwise_sum
+from simulator.engine._numba import PAIRWISE, LazyKernel, pairwise_next, pairwise_sum
 from simulator.engine.normal import ndtri
 from simulator.engine.rng import (
     ARRIVALS,
@@ -544,9 +544,10 @@ def _purchases_kernel(who, segs, exposure, buys, basket, price_index, cogs_fract
     purchases.
 
     The four sums are numpy's pairwise sums, bit for bit, taken as the terms are made: the customers go through
-    in pairwise_sum's blocks (_numba.pairwise_leaves), each block's terms into its 8 accumulators, the blocks'
-    sums added as pairwise_sum's stack adds them. Writing the terms out and summing them afterwards cost ~5 ns a
-    contact in cache and ~9 at a million customers (four arrays written and read again).
+    in pairwise_sum's blocks (_numba.pairwise_next), each block's terms into its 8 accumulators (a block of fewer
+    than 8 terms, and the terms after the last 8, one by one), the blocks' sums added as pairwise_sum adds them.
+    Writing the terms out and summing them afterwards cost ~6 ns a contact more at 100x and 300x (four arrays
+    written and read again).
 
     Then k customer_month activities (Simulation._activities), each after the channel and the one before it, as
     if one after the other (each customer's cost_to_serve gets the same additions in the same order): activity a
@@ -557,79 +558,68 @@ def _purchases_kernel(who, segs, exposure, buys, basket, price_index, cogs_fract
     n = who.shape[0]
     k = activity_minutes.shape[0]
     n_seg = applies.shape[0] // k if k else 0
-    cap = n // 64 + 2
-    plan = np.empty(3 * cap, np.int64)
-    leaf_lo = plan[:cap]
-    leaf_len = plan[cap:2 * cap]
-    combines = plan[2 * cap:]
-    leaves = pairwise_leaves(n, leaf_lo, leaf_len, combines)
+    stack = np.empty(384, np.int64)  # pairwise_next's walk over n terms
+    stack[0] = 0
+    stack[128] = n
+    stack[256] = 0
+    sp = 1
     lanes = np.empty(32)  # a block's 8 accumulators for each of the four sums
-    partial = np.empty(256)  # the four sums' pending partial sums (pairwise_sum's values), 64 deep each
+    partial = np.empty(512)  # the four sums' pending partial sums (pairwise_sum's values), 128 deep each
     depth = 0
-    for leaf in range(leaves):
-        lo = leaf_lo[leaf]
-        stop = lo + leaf_len[leaf]
-        if stop - lo < 8:
-            t0 = -0.0
-            t1 = -0.0
-            t2 = -0.0
-            t3 = -0.0
-            for i in range(lo, stop):
-                b, money, goods, volume, channel = _purchase_terms(
-                    i, who, segs, exposure, buys, basket, price_index, cogs_fraction, self_service_per_month, rate,
-                    self_service_cost, purchases, revenue, cost_of_goods, cost_to_serve)
-                total += b
-                t0 += money
-                t1 += goods
-                t2 += volume
-                t3 += channel
-        else:
-            for j in range(8):
-                b, money, goods, volume, channel = _purchase_terms(
-                    lo + j, who, segs, exposure, buys, basket, price_index, cogs_fraction, self_service_per_month,
-                    rate, self_service_cost, purchases, revenue, cost_of_goods, cost_to_serve)
-                total += b
-                lanes[j] = money
-                lanes[8 + j] = goods
-                lanes[16 + j] = volume
-                lanes[24 + j] = channel
-            end = stop - (stop - lo) % 8
-            for g in range(lo + 8, end, 8):
+    while n > 0:
+        sp, lo, m, adds = pairwise_next(stack, sp)
+        for _ in range(adds):
+            for q in range(0, 512, 128):
+                partial[q + depth - 2] = partial[q + depth - 2] + partial[q + depth - 1]
+            depth -= 1
+        if m == 0:
+            break
+        stop = lo + m
+        one_by_one = lo
+        t0 = -0.0
+        t1 = -0.0
+        t2 = -0.0
+        t3 = -0.0
+        if m >= 8:
+            one_by_one = stop - m % 8
+            for g in range(lo, one_by_one, 8):
                 for j in range(8):
                     b, money, goods, volume, channel = _purchase_terms(
                         g + j, who, segs, exposure, buys, basket, price_index, cogs_fraction, self_service_per_month,
                         rate, self_service_cost, purchases, revenue, cost_of_goods, cost_to_serve)
                     total += b
-                    lanes[j] += money
-                    lanes[8 + j] += goods
-                    lanes[16 + j] += volume
-                    lanes[24 + j] += channel
+                    if g == lo:
+                        lanes[j] = money
+                        lanes[8 + j] = goods
+                        lanes[16 + j] = volume
+                        lanes[24 + j] = channel
+                    else:
+                        lanes[j] += money
+                        lanes[8 + j] += goods
+                        lanes[16 + j] += volume
+                        lanes[24 + j] += channel
             t0 = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
             t1 = ((lanes[8] + lanes[9]) + (lanes[10] + lanes[11])) + ((lanes[12] + lanes[13]) + (lanes[14] + lanes[15]))
             t2 = (((lanes[16] + lanes[17]) + (lanes[18] + lanes[19]))
                   + ((lanes[20] + lanes[21]) + (lanes[22] + lanes[23])))
             t3 = (((lanes[24] + lanes[25]) + (lanes[26] + lanes[27]))
                   + ((lanes[28] + lanes[29]) + (lanes[30] + lanes[31])))
-            for i in range(end, stop):
-                b, money, goods, volume, channel = _purchase_terms(
-                    i, who, segs, exposure, buys, basket, price_index, cogs_fraction, self_service_per_month, rate,
-                    self_service_cost, purchases, revenue, cost_of_goods, cost_to_serve)
-                total += b
-                t0 += money
-                t1 += goods
-                t2 += volume
-                t3 += channel
+        for i in range(one_by_one, stop):
+            b, money, goods, volume, channel = _purchase_terms(
+                i, who, segs, exposure, buys, basket, price_index, cogs_fraction, self_service_per_month, rate,
+                self_service_cost, purchases, revenue, cost_of_goods, cost_to_serve)
+            total += b
+            t0 += money
+            t1 += goods
+            t2 += volume
+            t3 += channel
         partial[depth] = t0
-        partial[64 + depth] = t1
-        partial[128 + depth] = t2
-        partial[192 + depth] = t3
+        partial[128 + depth] = t1
+        partial[256 + depth] = t2
+        partial[384 + depth] = t3
         depth += 1
-        for _ in range(combines[leaf]):
-            for q in range(0, 256, 64):
-                partial[q + depth - 2] = partial[q + depth - 2] + partial[q + depth - 1]
-            depth -= 1
     for q in range(4):
-        sums[q] = 0.0 + partial[64 * q] if n > 0 else 0.0
+        sums[q] = 0.0 + partial[128 * q] if n > 0 else 0.0
     if k == 0:
         return total
     for a in range(k):  # branch-free: whom an activity applies to is as good as random
@@ -766,10 +756,10 @@ ARRIVE = LazyKernel(_arrive_kernel,
 
 _SATISFACTION = LazyKernel(_satisfaction_kernel,
                            "UniTuple(int64, 3)(boolean[::1], float64[::1], int64, float64[::1], float64[::1])",
-                           (pairwise_sum,))
+                           PAIRWISE)
 STATE = LazyKernel(_state_kernel,
                    "UniTuple(int64, 3)(boolean[::1], int32[::1], float64[::1], int64, float64[::1], float64[::1], "
-                   "int64[::1], int64[::1])", (pairwise_sum,))
+                   "int64[::1], int64[::1])", PAIRWISE)
 EXPONENT = LazyKernel(_exponent_kernel, "void(int64[::1], int64, int32[::1], float64[::1], float64[::1], float64, "
                                         "float64[::1], float64[::1])")
 ACTIVE = LazyKernel(_active_kernel, "int64(boolean[::1], int32[::1], float64[::1], int64, float64[::1], float64, "
@@ -779,4 +769,4 @@ EXPOSURE = LazyKernel(_exposure_kernel,
                       "float64[::1], float64[::1], float64[::1], boolean[::1], float64[::1], float64[::1], "
                       "float64[::1], float64, float64[::1], float64[::1], float64[::1], float64, float64, float64, "
                       "int64[::1], int32[::1], uint64[::1], float64[::1], float64[::1], float64[::1], float64[::1], "
-                      "int64[::1], float64[::1], int64[::1], float64[::1], float64[::1])", (_clip, pairwise_sum))
+                      "int64[::1], float64[::1], int64[::1], float64[::1], float64[::1])", (_clip, *PAIRWISE))

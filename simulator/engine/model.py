@@ -19,7 +19,7 @@ import simpy
 
 from simulator.engine import customers as customer_kernels
 from simulator.engine import rng as keyed
-from simulator.engine._numba import LazyKernel, pairwise_leaves, pairwise_sum
+from simulator.engine._numba import PAIRWISE, LazyKernel, pairwise_sum
 from simulator.engine.customers import CustomerBase, _contacts_kernel, _purchases_kernel
 from simulator.engine.netstep import FastNetworkState
 from simulator.engine.normal import _COEF as _NDTRI_COEF
@@ -1289,7 +1289,7 @@ _STEP_POISSON = LazyKernel(
 _CUSTOMER_MONTH = LazyKernel(
     _customer_month_kernel,
     "int64(boolean[::1], int64[::1], int32[::1], float64[::1], float64, float64, float64, float64[::1], "
-    "float64[::1], float64[::1])", (pairwise_sum,))
+    "float64[::1], float64[::1])", PAIRWISE)
 _SERVE_AND_BOOK = LazyKernel(
     _serve_and_book_kernel,
     "UniTuple(int64, 3)("
@@ -1305,7 +1305,7 @@ _SERVE_AND_BOOK = LazyKernel(
     "float64[::1], float64[::1], float64[::1], float64[::1]"
     ")",
     (_service_times_kernel, _fcfs_kernel, _fcfs_heap, _queue_kernel, _contacts_kernel, _purchases_kernel,
-     customer_kernels._purchase_terms, customer_kernels._clip, pairwise_sum, pairwise_leaves))
+     customer_kernels._purchase_terms, customer_kernels._clip, *PAIRWISE))
 
 
 def _step_kernels() -> tuple | None:
