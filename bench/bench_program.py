@@ -60,6 +60,7 @@ T_SPC_RUN = 1.8
 T_TUI_FULL = 1.5
 T_TUI_FIRST = 0.2
 T_KEY_MS = 100.0
+NOOP_PRESSES = 5  # after each TUI run: presses of a key bound to nothing (bench_tui.NOOP_KEY), the measure's own cost
 T_1M = 12.0
 T_1M_RSS = GIB
 T_SCALING = 0.15  # cost per contact within +-15% of the 1x figure
@@ -243,6 +244,7 @@ def main() -> None:
 
     ref, run, tui_full, tui_first, key_med = Series(), Series(), Series(), Series(), Series()
     key_max: list[float] = []
+    key_floor: list[float] = []  # per run: median answer time of a key bound to nothing, after the run
     one_m, one_m_rss = Series(), Series()
     per_contact = {k: Series() for k in scales}
     scale_info: dict[int, dict[str, Any]] = {}
@@ -267,16 +269,19 @@ def main() -> None:
                 print(f"   spc run --replications {RUN_REPLICATIONS}: {c.wall:.2f} s", flush=True)
         if r < reps["tui"]:
             gc.collect()
-            m = attempt(tui_full, lambda: asyncio.run(with_timeout(tui_one(RUN_REPLICATIONS, args.every),
+            m = attempt(tui_full, lambda: asyncio.run(with_timeout(tui_one(RUN_REPLICATIONS, args.every,
+                                                                           noop=NOOP_PRESSES),
                                                                    args.tui_timeout)), "TUI")
             if m is not None:
                 tui_full.values.append(m["full_comparison_s"])
                 tui_first.values.append(m["first_replication_s"])
                 key_med.values.append(m["key_median_ms"])
                 key_max.append(m["key_max_ms"])
+                key_floor.append(m["noop_median_ms"])
                 print(f"   TUI: full comparison {m['full_comparison_s']:.2f} s, first replication "
                       f"{m['first_replication_s']:.2f} s, {m['keys']} key presses: median {m['key_median_ms']:.0f} ms, "
-                      f"max {m['key_max_ms']:.0f} ms", flush=True)
+                      f"max {m['key_max_ms']:.0f} ms; a key bound to nothing, after the run: "
+                      f"{m['noop_median_ms']:.0f} ms", flush=True)
         if r < reps["scale"]:
             for k in scales:
                 s = per_contact[k]
@@ -316,12 +321,13 @@ def main() -> None:
                       flush=True)
 
     load_end = load()
-    table(ref, run, tui_full, tui_first, key_med, key_max, one_m, one_m_rss, per_contact, scale_info, fixed_run, reps)
+    table(ref, run, tui_full, tui_first, key_med, key_max, key_floor, one_m, one_m_rss, per_contact, scale_info,
+          fixed_run, reps)
     print(f"load average at start {load_start}, at end {load_end}; total {time.perf_counter() - started:.0f} s")
 
 
 def table(ref: Series, run: Series, tui_full: Series, tui_first: Series, key_med: Series, key_max: list[float],
-          one_m: Series, one_m_rss: Series, per_contact: dict[int, Series], scale_info: dict[int, dict[str, Any]],
+          key_floor: list[float], one_m: Series, one_m_rss: Series, per_contact: dict[int, Series], scale_info: dict[int, dict[str, Any]],
           fixed_run: Series, reps: dict[str, int]) -> None:
     print("\n== Summary: best and median over the rounds; ratio = best / the reference's best "
           "(median / median in brackets)")
@@ -354,6 +360,9 @@ def table(ref: Series, run: Series, tui_full: Series, tui_first: Series, key_med
         None if km is None else km <= T_KEY_MS, fmt="{:.0f}")
     if key_max:
         print(f"   {'  (slowest key press of any run)':<50}{len(key_max):>3}{max(key_max):>9.0f} ms")
+    if key_floor:  # answer() waits on every widget twice, then for a refresh: that much of each press is its own
+        print(f"   {'  (a key bound to nothing, after the run: median)':<50}{len(key_floor):>3}"
+              f"{statistics.median(key_floor):>9.0f} ms")
     ratio, med = vs_ref(one_m)
     row("1M customers, 36 months: run_once wall", one_m, " s", ratio, med, f"<= {T_1M:g}x",
         None if ratio is None else ratio <= T_1M, fmt="{:.1f}")

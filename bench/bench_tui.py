@@ -49,9 +49,14 @@ async def answer(pilot, key: str) -> float:
     return time.perf_counter() - t
 
 
-async def one(replications: int, every: float, pilot_press: bool = False, idle: int = 0) -> dict[str, float]:
+NOOP_KEY = "f12"  # bound to nothing in the app: what is left of its answer time is the measure's own
+
+
+async def one(replications: int, every: float, pilot_press: bool = False, idle: int = 0,
+              noop: int = 0) -> dict[str, float]:
     """One app, one run; `idle` more key presses (every 0.3 s) once the run is done: the views' redraw alone,
-    with no run in the background, to tell it from what the run adds."""
+    with no run in the background, to tell it from what the run adds; then `noop` presses of a key bound to
+    nothing: the floor of `answer()` itself (its two waits on every widget, and a screen refresh)."""
     from tui.app import SpcApp
 
     app = SpcApp(SHIPPED, replications=replications)
@@ -74,7 +79,13 @@ async def one(replications: int, every: float, pilot_press: bool = False, idle: 
             for j in range(idle):
                 after.append(await answer(pilot, keys[(i + j) % len(keys)]))
                 await pilot.pause(0.3)
+        floor: list[float] = []
+        for _ in range(noop):
+            floor.append(await answer(pilot, NOOP_KEY))
+            await pilot.pause(0.3)
         m = dict(app.measured)
+    if floor:
+        m["noop_median_ms"] = 1000 * statistics.median(floor)
     if after:
         m["idle_median_ms"] = 1000 * statistics.median(after)
         m["idle_max_ms"] = 1000 * max(after)
@@ -93,11 +104,15 @@ def main() -> None:
                     help="time Pilot.press() instead (it also waits for the whole process to go idle)")
     ap.add_argument("--idle", type=int, default=0,
                     help="key presses after the run is done (every 0.3 s): the redraw alone, nothing in the background")
+    ap.add_argument("--noop", type=int, default=0,
+                    help=f"then presses of a key bound to nothing ({NOOP_KEY}): what answering any key costs the measure")
     args = ap.parse_args()
     for k in range(args.repeat):
-        m = asyncio.run(one(args.replications, args.every, args.pilot_press, args.idle))
+        m = asyncio.run(one(args.replications, args.every, args.pilot_press, args.idle, args.noop))
         after = (f"; {args.idle} after it: median {m['idle_median_ms']:.0f} ms, max {m['idle_max_ms']:.0f} ms"
                  if args.idle and not args.pilot_press else "")
+        if args.noop:
+            after += f"; {NOOP_KEY} (bound to nothing): median {m['noop_median_ms']:.0f} ms"
         print(f"run {k + 1}: first replication {m['first_replication_s']:.2f} s, full comparison "
               f"{m['full_comparison_s']:.2f} s; {m['keys']} key presses during the run "
               f"({'Pilot.press' if args.pilot_press else 'answered'}): "

@@ -37,6 +37,7 @@ from simulator.live import LiveRun, WorkerPool
 from simulator.scenario.levers import apply, levers, save_override
 from simulator.scenario.loader import content_hash, load_data
 from tui.decision import DecisionSnapshot, decide, decision_cost
+from tui.heap import CHECK_EVERY, QuietCollector
 from tui.messages import (
     DecisionCancelled,
     DecisionFailed,
@@ -165,6 +166,7 @@ class SpcApp(App[None]):
         self._panels_pending: tuple[LoadedScenario, CompiledModel] | None = None
         self._rendered: dict[str, object] = {}  # view -> what it last drew (a snapshot, analysis or frame)
         self._input_at = 0.0  # perf_counter of the last key press (the run's heavy work waits after one)
+        self.collector = QuietCollector(lambda: time.perf_counter() - self._input_at)  # full collections when quiet
         self.pinned = None  # the Analysis pinned with p: the comparison and scorecard show changes against it
         self._pin_pending = False  # p pressed while a run streams: pin it when it finishes
 
@@ -201,6 +203,8 @@ class SpcApp(App[None]):
             bar.styles.width = 12 if narrow else 30
 
     def on_mount(self) -> None:
+        self.collector.start()
+        self.set_interval(CHECK_EVERY, self.collector.check)
         self.theme = "textual-dark"
         self.on_resize()
         if self.size.width < LEVERS_MIN_WIDTH:  # at 80 columns the tables need the room; l shows the panel
@@ -226,6 +230,7 @@ class SpcApp(App[None]):
         self._open_first()
 
     def on_unmount(self) -> None:
+        self.collector.stop()
         if self.live is not None:
             self.live.cancel()
         for stop, _ in list(self._decision_events.values()):
