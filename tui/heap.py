@@ -4,10 +4,10 @@ The app freezes what is alive after its panels are built and after each run (`Sp
 a session adds later (render caches: each Textual Strip carries seven small caches, ~35,000 of them after a few
 tab switches) is walked by every full collection: 20–45 ms of the UI thread each (measured: 84,000 tracked
 objects, 34 ms), automatically every few key presses, and one landing in a key press made that press the slowest.
-Python starts a full collection after ten young ones; in the UI process it waits instead for a quiet moment (no
-key for `QUIET_FOR` seconds), then freezes the survivors, so the next one walks only what came after. The young
-generations are collected as before. Cycles among frozen objects are freed when the next run ends (`_settle_heap`
-unfreezes and collects everything).
+Python starts a full collection after ten collections of the middle generation (once enough survivors have piled
+up); in the UI process it waits instead for a quiet moment (no key for `QUIET_FOR` seconds), then freezes the
+survivors, so the next one walks only what came after. The younger generations are collected as before. Cycles
+among frozen objects are freed when the next run ends (`_settle_heap` unfreezes and collects everything).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from collections.abc import Callable
 QUIET_FOR = 1.0  # seconds without a key press before a full collection may run
 CHECK_EVERY = 0.5  # seconds between checks
 NEVER = 1 << 30  # a full-collection threshold Python never reaches
-OVERDUE = 10  # a full collection runs even without a quiet moment once this many are due (keys held down)
+OVERDUE = 10  # a full collection runs even without a quiet moment once this many times due (keys held down)
 
 
 class QuietCollector:
     """Full collections only from `check()`, when the user has not pressed a key for QUIET_FOR seconds (or when
-    OVERDUE times as many young collections as Python's own threshold have piled up). `start()` and `stop()`
-    set Python's thresholds and put them back (the tests run many apps in one process)."""
+    OVERDUE times as many middle-generation collections as Python's own threshold have piled up). `start()` and
+    `stop()` set Python's thresholds and put them back (the tests run many apps in one process)."""
 
     def __init__(self, since_input: Callable[[], float], collect: Callable[[int], int] = gc.collect,
                  freeze: Callable[[], None] = gc.freeze, pending: Callable[[], int] = lambda: gc.get_count()[2]):
@@ -35,7 +35,7 @@ class QuietCollector:
 
     @property
     def due_after(self) -> int:
-        """Young (generation 1) collections after which Python would have run a full one."""
+        """Middle-generation (1) collections after which Python would have run a full one."""
         return self._saved[2] if self._saved is not None else gc.get_threshold()[2]
 
     def start(self) -> None:
