@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from simulator import (
@@ -388,7 +389,37 @@ class SpcApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):  # every key reaches the app first (then its bindings, then the focus)
             self._input_at = time.perf_counter()
+            self._focus_for(event.key)
         await super().on_event(event)
+
+    def _keys_target(self, tab: str) -> Widget | None:
+        """The widget of a tab that answers its keys: arrows move its cursor or scroll it; e and m are its views'."""
+        if tab == "timeseries":
+            return self.timeseries
+        if tab == "decision":
+            return self.decision_view
+        ident = {"comparison": "#comparison-table", "scorecard": "#scorecard-table", "causal": "#map-nodes",
+                 "customers": "#value-table"}.get(tab)
+        return self.screen.query_one(ident) if ident else None
+
+    def _focus_for(self, key: str) -> None:
+        """With nothing focused, a key that the tab on screen answers (an arrow, e on the causal map) focuses it
+        first, so the key reaches it. A tab switch leaves nothing focused on four tabs of six (the focus was in the
+        hidden tab), and the arrows did nothing there until Tab was pressed. Focusing the view at the switch instead
+        made every switch 40–80 ms slower (a focused table redraws its rows); this pays that once, on the key that
+        needs it."""
+        if self.focused is not None or self.screen is not self.tabs.screen:
+            return
+        target = self._keys_target(self.tabs.active)
+        if target is None or not target.focusable:
+            return
+        pane = self.tabs.get_pane(self.tabs.active)
+        for widget in (target, *target.ancestors):
+            if key in widget._bindings.key_to_bindings:
+                self.set_focus(target, scroll_visible=False)
+                return
+            if widget is pane:
+                return
 
     def on_replication_finished(self, message: ReplicationFinished) -> None:
         self._show(message.snapshot, "Running")

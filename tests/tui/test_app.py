@@ -268,3 +268,24 @@ async def test_causal_map_shows_the_shapley_ranking_of_the_highlighted_strategy(
             m = [money(x, app.model.scenario.metadata.currency, signed=True, compact=True) for x in (g.value, g.low, g.high)]
             assert m[0] in line and f"[{m[1]}, {m[2]}]" in line  # money with its currency ('+€5.72k')
         assert app.causal_map.attributions[strategy].groups[0].value == pytest.approx(att.groups[0].value)
+
+
+@run_async
+async def test_after_a_tab_switch_the_arrows_move_the_view_on_screen():
+    """A switch leaves nothing focused when the focus was in the tab it hides; the first arrow then focuses the view
+    on screen and moves its cursor (it did nothing before)."""
+    app = SpcApp(SHIPPED, **FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        for key, ident in (("2", "#scorecard-table"), ("5", "#value-table"), ("1", "#comparison-table")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.focused is None  # the switch itself moves no focus (a focused table redraws: slower)
+            table = app.query_one(ident, DataTable)
+            before = table.cursor_row
+            await pilot.press("down")
+            await pilot.pause()
+            assert app.focused is table and table.cursor_row == before + 1, (key, before, table.cursor_row)
+        await pilot.press("l")  # a letter the app binds still goes to the app, not to the focused table
+        await pilot.pause()
+        assert not app.lever_panel.display
