@@ -9,10 +9,10 @@ view's redraw: every widget's message queue drained) and the screen has been ref
 sending the key (as Pilot does) to then. The keys are the tabs' digits, and the drain starts once the key's tab is
 the active one (before 2026-11-25 it could start earlier and end with the old tab on screen). Also printed: the
 time to the first screen update that shows the tab (what a person sees first; a chart may fill in a frame
-later), and with --noop the time a key bound to nothing takes (the measure's own cost, ~20 ms). `Pilot.press()` itself (`--pilot-press`) also waits, twice, for the
-whole process to go idle (a 20 ms window with under 1 ms of CPU, up to 1 s each): while the run's background
-thread receives results that is rarely the case, so it measured the background work, not the key (a floor of
-about 2 s per press).
+later), and with --noop the time a key bound to nothing takes (the measure's own cost, ~20 ms).
+`Pilot.press()` itself (`--pilot-press`) also waits, twice, for the whole process to go idle (a 20 ms window
+with under 1 ms of CPU, up to 1 s each): while the run's background thread receives results that is rarely the
+case, so it measured the background work, not the key (a floor of about 2 s per press).
 """
 
 from __future__ import annotations
