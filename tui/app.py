@@ -400,7 +400,8 @@ class SpcApp(App[None]):
             return self.decision_view
         ident = {"comparison": "#comparison-table", "scorecard": "#scorecard-table", "causal": "#map-nodes",
                  "customers": "#value-table"}.get(tab)
-        return self.screen.query_one(ident) if ident else None
+        found = self.tabs.query(ident) if ident else None
+        return found.first() if found else None
 
     def _focus_for(self, key: str) -> None:
         """With nothing focused, a key that the tab on screen answers (an arrow, e on the causal map) focuses it
@@ -408,7 +409,8 @@ class SpcApp(App[None]):
         hidden tab), and the arrows did nothing there until Tab was pressed. Focusing the view at the switch instead
         made every switch 40–80 ms slower (a focused table redraws its rows); this pays that once, on the key that
         needs it."""
-        if self.focused is not None or self.screen is not self.tabs.screen:
+        tabs = getattr(self, "tabs", None)  # (made in compose)
+        if self.focused is not None or tabs is None or not tabs.is_attached or self.screen is not tabs.screen:
             return
         target = self._keys_target(self.tabs.active)
         if target is None or not target.focusable:
