@@ -191,10 +191,7 @@ def test_pairwise_sum_is_numpys_sum():
 
 def stream_pairwise_sum(a, n):
     """a[:n] summed term by term in pairwise_next's blocks, as _purchases_kernel sums its terms."""
-    stack = np.empty(384, np.int64)
-    stack[0] = 0
-    stack[128] = n
-    stack[256] = 0
+    stack = pairwise_stack(n)  # noqa: F821 (bound by kernel_of)
     sp = 1
     lanes = np.empty(8)
     partial = np.empty(128)
@@ -226,7 +223,8 @@ def stream_pairwise_sum(a, n):
 
 def test_a_sum_taken_term_by_term_in_pairwise_next_blocks_is_numpys_sum():
     """The walk _purchases_kernel sums its terms by (it never writes them out): numpy's sum, bit for bit."""
-    kernel = kernel_of(stream_pairwise_sum, "float64(float64[::1], int64)", (_numba.pairwise_next,))
+    kernel = kernel_of(stream_pairwise_sum, "float64(float64[::1], int64)",
+                       (_numba.pairwise_next, _numba.pairwise_stack))
     g = np.random.default_rng(6)
     sizes = [*range(0, 300), 1000, 1024, 1031, 4096, 8191, 8192, 8193, 65536, 100_003, 1_000_001]
     for n in sizes:

@@ -412,10 +412,10 @@ class SpcApp(App[None]):
         tabs = getattr(self, "tabs", None)  # (made in compose)
         if self.focused is not None or tabs is None or not tabs.is_attached or self.screen is not tabs.screen:
             return
-        target = self._keys_target(self.tabs.active)
+        target = self._keys_target(tabs.active)
         if target is None or not target.focusable:
             return
-        pane = self.tabs.get_pane(self.tabs.active)
+        pane = tabs.get_pane(tabs.active)
         for widget in (target, *target.ancestors):
             if key in widget._bindings.key_to_bindings:
                 self.set_focus(target, scroll_visible=False)

@@ -176,6 +176,16 @@ def warm() -> bool:
     return all(kernel.get() is not None for kernel in KERNELS)
 
 
+def pairwise_stack(n):  # pragma: no cover - compiled into the kernels that use it
+    """A walk over n terms for pairwise_next, started: the whole range (0, n), to be split (sp = 1). 128 entries of
+    each kind are more than the depth of any n (at most 64)."""
+    stack = np.empty(384, np.int64)
+    stack[0] = 0
+    stack[128] = n
+    stack[256] = 0
+    return stack
+
+
 def pairwise_next(stack, sp):  # pragma: no cover - compiled into the kernels that use it
     """One step of numpy's pairwise summation walk, without the data: stack[:128], [128:256] and [256:] hold the
     pending ranges' first terms, lengths and states (0: split it, 1: its right half next, 2: add its halves), sp
@@ -219,10 +229,7 @@ def pairwise_sum(a, n):  # pragma: no cover - compiled into the kernels that use
     checks it against np.sum."""
     if n <= 0:
         return 0.0
-    stack = np.empty(384, np.int64)  # pending ranges (depth <= 64 for any n): see pairwise_next
-    stack[0] = 0
-    stack[128] = n
-    stack[256] = 0
+    stack = pairwise_stack(n)
     values = np.empty(128)
     sp = 1
     vp = 0
@@ -271,5 +278,5 @@ def pairwise_sum(a, n):  # pragma: no cover - compiled into the kernels that use
         vp += 1
 
 
-PAIRWISE = (pairwise_sum, pairwise_next)
-"""pairwise_sum with the helper it calls: list both in a kernel's helpers."""
+PAIRWISE = (pairwise_sum, pairwise_next, pairwise_stack)
+"""pairwise_sum with the helpers it calls: list them all in a kernel's helpers."""

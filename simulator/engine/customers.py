@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.engine._numba import PAIRWISE, LazyKernel, pairwise_next, pairwise_sum
+from simulator.engine._numba import PAIRWISE, LazyKernel, pairwise_next, pairwise_stack, pairwise_sum
 from simulator.engine.normal import ndtri
 from simulator.engine.rng import (
     ARRIVALS,
@@ -558,10 +558,7 @@ def _purchases_kernel(who, segs, exposure, buys, basket, price_index, cogs_fract
     n = who.shape[0]
     k = activity_minutes.shape[0]
     n_seg = applies.shape[0] // k if k else 0
-    stack = np.empty(384, np.int64)  # pairwise_next's walk over n terms
-    stack[0] = 0
-    stack[128] = n
-    stack[256] = 0
+    stack = pairwise_stack(n)  # pairwise_next's walk over n terms
     sp = 1
     lanes = np.empty(32)  # a block's 8 accumulators for each of the four sums
     partial = np.empty(512)  # the four sums' pending partial sums (pairwise_sum's values), 128 deep each
