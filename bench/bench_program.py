@@ -53,6 +53,7 @@ SCALES = (1, 10, 100, 300)
 FIXED_SCALE = 0.02  # the shipped scenario at 1/50 (70 customers, 1 FTE): a run that is nearly all fixed cost
 QUICK_SCALES = (1, 10, 100)
 SCALING_MONTHS = 12
+SCALING_STEPS = SCALING_MONTHS * 5  # 7-day steps cut at each month's end: 4 whole and a short one a month
 GIB = 1024 ** 3
 
 # targets (issue 12, "What it must show"); ratios are to the reference's best time
@@ -394,9 +395,8 @@ def table(ref: Series, run: Series, tui_full: Series, tui_first: Series, key_med
         t1 = per_contact[1].best * scale_info[1]["contacts"]
         t10 = per_contact[10].best * scale_info[10]["contacts"]
         fixed, variable = (10 * t1 - t10) / 9, (t10 - t1) / 9
-        steps = SCALING_MONTHS * 5  # 7-day steps cut at each month's end: 4 whole and a short one a month
         need = 1.5 * variable / 7.5  # the largest F for which 10x / 1x >= 0.85 (from (F + 10V) / 10 >= 0.85 (F + V))
-        print(f"   {'  1x -> 10x: run CPU = F + k V':<50}    F = {fixed * 1e3:.1f} ms (~{fixed / steps * 1e6:.0f} us "
+        print(f"   {'  1x -> 10x: run CPU = F + k V':<50}    F = {fixed * 1e3:.1f} ms (~{fixed / SCALING_STEPS * 1e6:.0f} us "
               f"per step), V = {variable * 1e3:.1f} ms; 10x / 1x >= 0.85 needs F <= {need * 1e3:.1f} ms")
         # the other side of the band: the largest scale's cost per contact must stay within 1.15x of the 1x one,
         # (F + V) / C1, so F >= C1 * cost(K) / 1.15 - V. When that lower bound is above the 10x one, no fixed
@@ -424,7 +424,7 @@ def table(ref: Series, run: Series, tui_full: Series, tui_first: Series, key_med
         net = {k: (per_contact[k].best * scale_info[k]["contacts"] - f) / scale_info[k]["contacts"] for k in done}
         base_net = net[done[0]]
         print(f"   {'  fixed cost F, measured (a 1/50-size run)':<50}{len(fixed_run.values):>3}{f * 1e3:>8.2f} ms "
-              f"(median {fixed_run.median * 1e3:.2f} ms, {f / (SCALING_MONTHS * 5) * 1e6:.0f} us a step)")
+              f"(median {fixed_run.median * 1e3:.2f} ms, {f / SCALING_STEPS * 1e6:.0f} us a step)")
         print(f"   {'  CPU us per contact less F (ratio to 1x)':<50}    "
               + ", ".join(f"{k}x {v * 1e6:.3f} ({v / base_net:.2f}x)" for k, v in net.items()))
     for k, info in scale_info.items():
