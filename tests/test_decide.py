@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,16 @@ def test_draws_share_random_numbers_and_stored_firm_value_matches_the_valuation(
     assert {"green_financial", "green_learning_growth"} <= set(outcomes.columns)
 
 
-def test_rerun_resumes_and_gives_the_same_decision(tmp_path: Path) -> None:
-    store = tmp_path / "d.duckdb"
-    first = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(store), "--json",
-                    "--executor", "local")
+@pytest.fixture(scope="module")
+def decided(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A store that one `spc decide --json` filled, and that command: the two tests below run decide on it again."""
+    store = tmp_path_factory.mktemp("decide") / "d.duckdb"
+    return store, run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(store), "--json",
+                          "--executor", "local")
+
+
+def test_rerun_resumes_and_gives_the_same_decision(decided) -> None:
+    store, first = decided
     assert first.returncode == 0, first.stderr
     again = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(store), "--json",
                     "--executor", "local")
@@ -82,8 +89,11 @@ def test_rerun_resumes_and_gives_the_same_decision(tmp_path: Path) -> None:
     assert a["recommendation"]["headline"]
 
 
-def test_human_output_ends_with_the_decision(tmp_path: Path) -> None:
-    proc = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(tmp_path / "d.duckdb"),
+def test_human_output_ends_with_the_decision(decided) -> None:
+    """Without --json, on the same store (its runs are stored, so this reads them): the tables, then the decision."""
+    store, first = decided
+    assert first.returncode == 0, first.stderr
+    proc = run_spc("decide", str(DATA / "decide_small.yaml"), "--draws", "32", "--store", str(store),
                    "--executor", "local")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout

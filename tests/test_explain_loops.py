@@ -88,8 +88,8 @@ def test_loop_phases_identical_across_seeds_on_the_shipped_scenario() -> None:
     for strategy in ("baseline", "headcount_cuts"):
         seen: dict[str, list] = {"active_customers": [], "profit": []}
         for seed in (1, 2, 3):
-            ts = run_experiment(model, [strategy], replications=24, seed=seed, months=months, workers=1).timeseries
-            gains = measure_gains(model, strategy, seed, months, 8, 1, engine_links_needing_gains(model))
+            ts = run_experiment(model, [strategy], replications=24, seed=seed, months=months, workers=2).timeseries
+            gains = measure_gains(model, strategy, seed, months, 8, 2, engine_links_needing_gains(model))
             for metric, phases in seen.items():
                 phases.append(_phases(loop_dominance(model, ts, metric, strategy, gains=gains)))
         for metric, phases in seen.items():
