@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
+import re
+
+from rich.console import Console
 
 from tests.helpers import ROOT
 
@@ -21,6 +25,13 @@ async def wait_for_finished_run(app, pilot, newer_than: int = 0, timeout: float 
             return
         await pilot.pause(0.05)
     raise AssertionError(f"no RunFinished within {timeout} s (status: {app.snapshot})")
+
+
+def printed(prompt) -> str:
+    """A list line as the terminal shows it (a lever's label and value, 30 columns), runs of spaces cut to two."""
+    console = Console(width=30, record=True, color_system=None, file=io.StringIO())
+    console.print(prompt)
+    return re.sub(r" {2,}", "  ", " ".join(console.export_text().split("\n")).strip())
 
 
 def run_async(test):

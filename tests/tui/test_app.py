@@ -12,6 +12,7 @@ from tests.helpers import DATA
 from tests.tui.conftest import (
     FAST,
     SHIPPED,
+    printed,
     retype,
     run_async,
     wait_for_error,
@@ -19,7 +20,7 @@ from tests.tui.conftest import (
     wait_for_rerun_after_typing,
 )
 from tui.app import TABS, SpcApp
-from tui.widgets.levers import LeverPanel
+from tui.widgets.levers import LeverList, LeverPanel
 
 
 def _delta(app: SpcApp, strategy: str) -> float:
@@ -66,6 +67,38 @@ async def test_bad_lever_value_is_flagged_and_nothing_runs():
         await pilot.pause(0.2)
         assert "not a number" in str(panel.query_one("#lever-error", Static).render())
         assert app.run_id == run_id
+
+
+@run_async
+async def test_the_lever_list_chooses_a_lever_and_enter_edits_it_in_the_input():
+    """The panel is one list and one input: arrows choose a lever, enter edits it (typing replaces its value), enter
+    goes back to the list, and the list shows what was typed, marked when it is not a number."""
+    app = SpcApp(SHIPPED, debounce=0.3, **FAST)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait_for_finished_run(app, pilot)
+        app.auto_run = False  # edits are checked, nothing re-runs
+        panel = app.query_one(LeverPanel)
+        listing, box = panel.query_one(LeverList), panel.query_one("#lever-editor", Input)
+        listing.focus()
+        await pilot.press("down", "down")  # Headcount → Annual salary → Quit rate/year
+        assert panel.levers[panel.editing].path == "employees.annual_quit_rate" and box.value == "0.3"
+        assert str(box.tooltip) == "employees.annual_quit_rate"
+        assert str(panel.query_one("#lever-editing", Static).render()) == "Staffing: Quit rate/year"
+        await pilot.press("enter", "0", ".", "2", "5")
+        assert app.focused is box and box.value == "0.25"  # the old value was selected: typing replaced it
+        quit_rate = panel.editing
+        await pilot.press("enter", "down")
+        assert app.focused is listing and panel.levers[panel.editing].path == "employees.hiring_lag_days"
+        row = printed(listing.get_option(quit_rate).prompt)
+        assert row == "Quit rate/year  0.25" and app.changes == {"employees.annual_quit_rate": 0.25}
+        await pilot.press("up", "enter", "x")
+        assert printed(listing.get_option(quit_rate).prompt) == "Quit rate/year  x ✗" and box.has_class("-invalid")
+        assert "not a number" in str(panel.query_one("#lever-error", Static).render())
+        assert app.changes == {"employees.annual_quit_rate": 0.25}  # the bad text changed nothing
+        await pilot.press("escape")
+        assert app.focused is None  # the keys are the app's again
+        await pilot.press("2")
+        assert app.tabs.active == "scorecard"
 
 
 @run_async

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from textual.widgets import DataTable, Label, OptionList, Static
+from textual.widgets import DataTable, OptionList, Static
 
 from simulator.scenario.levers import levers
 from simulator.scenario.loader import load
 from tests.helpers import DATA
-from tests.tui.conftest import FAST, SHIPPED, run_async, wait_for_finished_run
+from tests.tui.conftest import FAST, SHIPPED, printed, run_async, wait_for_finished_run
 from tui.app import SpcApp
 from tui.format import share
 from tui.widgets.causal_map import loop_text, node_details, node_names, relabel
@@ -82,11 +82,14 @@ async def test_levers_and_map_show_labels_on_screen(size):
                 break
             await pilot.pause(0.05)
         panel = app.query_one(LeverPanel)
-        shown = [_plain(w) for w in panel.query(Label)]
-        assert "+ Training hours" in shown and "Staffing" in shown
+        listing = panel.query_one(OptionList)
+        shown = [printed(listing.get_option_at_index(i).prompt) for i in range(listing.option_count)]
+        assert "Staffing" in shown and "+ Training hours  24" in shown  # a group, then a lever and its value
         assert not [t for t in shown if IDENTIFIER.search(t)], shown
-        tooltips = {str(box.tooltip) for box in panel.query(".lever-input")}
-        assert "initiatives.people_programme.effects.0.add" in tooltips  # where a person types it: the path
+        box = panel.input_for("initiatives.people_programme.effects.0.add")
+        assert str(box.tooltip) == "initiatives.people_programme.effects.0.add"  # where a person types it: the path
+        caption = _plain(panel.query_one("#lever-editing", Static))
+        assert caption.startswith("People programme") and caption.endswith(": + Training hours"), caption
 
         await pilot.press("4")
         await pilot.pause(0.3)

@@ -69,8 +69,9 @@ the line under the table names the columns off screen, `←`/`→` scroll to the
 EVPPI: what knowing one assumption exactly would be worth, i.e. which one to test first. A scenario without
 uncertain assumptions says how to write them as distributions (README, "Assumptions as distributions").
 
-**Levers**: edit a number; it is checked at once and the comparison re-runs after a short pause. An effect's name
-starts with what it does: + adds, × scales, = sets; hover an input for its path in the scenario file.
+**Levers**: ↑/↓ choose a lever, enter edits it in the input under the list; the number is checked as you type and
+the comparison re-runs after a short pause; enter goes back to the list, esc gives the keys back. An effect's name
+starts with what it does: + adds, × scales, = sets; hover the input for the lever's path in the scenario file.
 """
 
 

@@ -1,4 +1,5 @@
-"""The lever panel: the scenario's levers and every initiative's timing, cost and effects, edited in place.
+"""The lever panel: the scenario's levers and every initiative's timing, cost and effects, listed with their
+values; one input edits the highlighted lever.
 
 Typing parses the number at once (a bad one is marked and explained, nothing runs); a good one is posted
 as `LeverEdited` and the app validates the whole scenario before re-running.
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Input, Label, Static
+from textual.containers import Vertical
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
 
 from simulator.analysis.units import humanise, label_of, names_of
 from simulator.errors import UsageError
@@ -30,6 +34,7 @@ STAFF = {"headcount": "Headcount (FTE)", "annual_salary": "Annual salary", "annu
          "hiring_lag_days": "Hiring lag (d)"}
 TIMING = {"start_month": "Start month", "ramp_months": "Ramp (months)", "duration_months": "Duration (months)",
           "one_off_cost": "One-off cost", "monthly_cost": "Monthly cost"}
+VALUE_WIDTH = 10  # a lever value's column in the panel (its input is as wide)
 # the operation first, so that it never wraps onto a line of its own: '+ Training hours  24' adds 24 hours
 OPERATION = {"add": "+ {target}", "scale": "× {target}", "set": "= {target}"}  # + adds, × scales, = sets it to
 
@@ -77,56 +82,137 @@ def labelled(levers: list[Lever], scenario) -> list[Lever]:
     return out
 
 
-class LeverPanel(VerticalScroll):
-    """Inputs grouped by owner; ids are positional because paths hold characters ids cannot."""
+class LeverList(OptionList):
+    """The levers as one list: a line (two when the name wraps) per lever with its value, group names between.
+    One widget instead of a label, an input and a row per lever (~130 widgets), which every layout pass of the
+    screen walked: tab switches were ~10 ms faster with it (see bench/README.md, 2026-11-25, fifth session)."""
 
-    BINDINGS = [Binding("escape", "leave", "Done editing")]  # letters type into inputs; esc gives keys back
+    def action_select(self) -> None:
+        """Enter or a click: edit the highlighted lever, in the key's own handling, so that the digits typed right
+        after it go to the input (a message would arrive after them, and they would switch tabs)."""
+        option = self.highlighted_option
+        panel = self.parent
+        if option is not None and isinstance(panel, LeverPanel) and option.id in panel.levers:
+            panel.edit(option.id, focus=True)
+
+
+class LeverEditor(Input):
+    """The input that edits the highlighted lever. Enter hands the keys back to the list at once, in the key's own
+    handling, so that a ↓ typed right after it moves to the next lever (a message would arrive after that ↓)."""
+
+    async def action_submit(self) -> None:
+        await super().action_submit()
+        self.app.set_focus(self.parent.query_one(LeverList) if self.parent else None)
+
+
+def lever_row(label: str, value: str, error: bool) -> Table:
+    """A lever's line: its name (wrapping at spaces) and its value, bold red with a mark when it is invalid."""
+    row = Table.grid(expand=True, padding=(0, 1, 0, 0))
+    row.add_column(ratio=1, style="dim")
+    row.add_column(width=VALUE_WIDTH, no_wrap=True, overflow="ellipsis")
+    row.add_row(label, Text(f"{value} ✗" if error else value, style="bold red" if error else ""))
+    return row
+
+
+
+class LeverPanel(Vertical):
+    """The levers in a list and one input that edits the highlighted one. Enter (or a click) on a lever moves to
+    its input; typing there checks the number at once; enter goes back to the list, esc gives the keys back to
+    the app. Option ids are positional because paths hold characters ids cannot."""
+
+    BINDINGS = [Binding("escape", "leave", "Done editing")]  # letters type into the input; esc gives keys back
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.levers: dict[str, Lever] = {}
+        self.levers: dict[str, Lever] = {}  # option id -> lever
+        self.texts: dict[str, str] = {}  # option id -> the text its value shows (what was last typed)
+        self.errors: dict[str, str] = {}  # option id -> why its text is not a valid value
+        self.labels: dict[str, str] = {}  # option id -> its name as shown
+        self.captions: dict[str, str] = {}  # option id -> what the input's caption calls it ('CRM package: Start month')
+        self.editing: str | None = None  # the option id the input edits
 
     def compose(self) -> ComposeResult:
         yield Static("Levers", classes="panel-title")
         yield Static("", id="lever-error")
+        yield LeverList(id="lever-list", compact=True)
+        yield Static("", id="lever-editing")
+        yield LeverEditor(id="lever-editor", classes="lever-input", compact=True)
+
+    def on_mount(self) -> None:
+        self._show_list(False)
+
+    def _show_list(self, shown: bool) -> None:
+        for ident in ("#lever-list", "#lever-editing", "#lever-editor"):
+            self.query_one(ident).display = shown
 
     def waiting(self, text: str) -> None:
-        """A line in place of the inputs until `show_levers` builds them (after the first run)."""
-        for child in list(self.children)[2:]:
+        """A line in place of the levers until `show_levers` lists them (after the first run)."""
+        for child in self.query(".lever-wait"):
             child.remove()
-        self.mount(Static(text, classes="lever-wait"))
+        self._show_list(False)
+        self.mount(Static(text, classes="lever-wait"), after=self.query_one("#lever-error"))
 
     def show_levers(self, levers: list[Lever], values: dict[str, float | None], scenario=None) -> None:
-        """One input per lever, grouped; with the `scenario`, named by its labels rather than identifiers."""
-        for child in list(self.children)[2:]:
+        """One line per lever, grouped; with the `scenario`, named by its labels rather than identifiers."""
+        for child in self.query(".lever-wait"):
             child.remove()
-        self.levers = {}
+        self.levers, self.texts, self.errors, self.labels, self.captions = {}, {}, {}, {}, {}
+        self.editing = None
         group = None
-        widgets = []
+        options: list[Option | None] = []  # None: a rule between groups
         named = scenario is not None
         for i, lever in enumerate(labelled(levers, scenario)):
             if lever.group != group:
+                if group is not None:
+                    options.append(None)
                 group = lever.group
-                widgets.append(Label(group if named else humanise(group), classes="lever-group"))
-            value = values.get(lever.path, lever.value)
+                options.append(Option(Text(group if named else humanise(group)), disabled=True))
             ident = f"lever-{i}"
             self.levers[ident] = lever
+            self.texts[ident] = shown(values.get(lever.path, lever.value))
             # words, so a long name wraps at its spaces instead of being cut ("+ Internal service quality")
-            widgets.append(Horizontal(Label(lever.label if named else humanise(lever.label), classes="lever-label"),
-                                      Input(shown(value), id=ident, classes="lever-input", tooltip=lever.path,
-                                            compact=True),
-                                      classes="lever-row"))
-        self.mount_all(widgets)
+            self.labels[ident] = lever.label if named else humanise(lever.label)
+            owner = (group if named else humanise(group)).split(" — in ")[0]  # the initiative, not its strategies
+            self.captions[ident] = f"{owner}: {self.labels[ident]}"
+            options.append(Option(lever_row(self.labels[ident], self.texts[ident], False), id=ident))
+        listing = self.query_one(LeverList)
+        listing.clear_options()
+        listing.add_options(options)
         self.query_one("#lever-error", Static).display = False
+        self._show_list(True)
+        first = next(iter(self.levers), None)
+        if first is not None:
+            self.edit(first)
+            listing.highlighted = listing.get_option_index(first)
+
+    def edit(self, ident: str, focus: bool = False) -> None:
+        """Put lever `ident` in the input (its text, its path as the tooltip) without that counting as an edit; with
+        `focus`, move the keys to the input (its text selected, so typing replaces it)."""
+        self.editing = ident
+        box = self.query_one("#lever-editor", Input)
+        with box.prevent(Input.Changed):
+            box.value = self.texts[ident]
+        box.tooltip = self.levers[ident].path
+        box.set_class(ident in self.errors, "-invalid")
+        self.query_one("#lever-editing", Static).update(self.captions[ident])
+        if focus:
+            self.app.set_focus(box)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id in self.levers and event.option.id != self.editing:
+            self.edit(event.option.id)
 
     def action_leave(self) -> None:
         self.app.set_focus(None)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        lever = self.levers.get(event.input.id or "")
-        if lever is None:
+        ident = self.editing
+        if event.input.id != "lever-editor" or ident is None:
             return
         event.stop()
+        lever = self.levers[ident]
+        self.texts[ident] = event.value
         try:
             value = parse_value(lever, event.value)
         except UsageError as exc:
@@ -135,17 +221,32 @@ class LeverPanel(VerticalScroll):
         self.mark(lever.path, None)
         self.post_message(LeverEdited(lever.path, value, lever.value))
 
+    def _ident(self, path: str) -> str | None:
+        return next((ident for ident, lever in self.levers.items() if lever.path == path), None)
+
     def input_for(self, path: str) -> Input | None:
-        for ident, lever in self.levers.items():
-            if lever.path == path:
-                return self.query_one(f"#{ident}", Input)
-        return None
+        """The input, editing the lever at `path` (highlighted in the list), or None if no lever has that path."""
+        ident = self._ident(path)
+        if ident is None:
+            return None
+        self.edit(ident)
+        listing = self.query_one(LeverList)
+        listing.highlighted = listing.get_option_index(ident)
+        return self.query_one("#lever-editor", Input)
 
     def mark(self, path: str, error: str | None) -> None:
-        """Flag a lever as invalid (with the reason under the title) or clear it."""
-        box = self.input_for(path)
-        if box is not None:
-            box.set_class(error is not None, "-invalid")
+        """Flag a lever as invalid (its value red, the reason under the title) or clear it."""
+        ident = self._ident(path)
+        if ident is not None:
+            if error is None:
+                self.errors.pop(ident, None)
+            else:
+                self.errors[ident] = error
+            self.query_one(LeverList).replace_option_prompt(
+                ident, lever_row(self.labels[ident], self.texts[ident], error is not None))
+            if ident == self.editing:
+                self.query_one("#lever-editor", Input).set_class(error is not None, "-invalid")
         box = self.query_one("#lever-error", Static)
         box.update(f"[b red]{error}[/]" if error else "")
         box.display = error is not None
+        self.call_after_refresh(self.query_one(LeverList).scroll_to_highlight)  # the reason took lines of the list
