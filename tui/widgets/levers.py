@@ -114,7 +114,6 @@ def lever_row(label: str, value: str, error: bool) -> Table:
     return row
 
 
-
 class LeverPanel(Vertical):
     """The levers in a list and one input that edits the highlighted one. Enter (or a click) on a lever moves to
     its input; typing there checks the number at once; enter goes back to the list, esc gives the keys back to
@@ -194,7 +193,7 @@ class LeverPanel(Vertical):
             box.value = self.texts[ident]
         box.tooltip = self.levers[ident].path
         box.set_class(ident in self.errors, "-invalid")
-        self.query_one("#lever-editing", Static).update(self.captions[ident])
+        self.query_one("#lever-editing", Static).update(Text(self.captions[ident]))  # not markup
         if focus:
             self.app.set_focus(box)
 
