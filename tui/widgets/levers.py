@@ -34,7 +34,7 @@ STAFF = {"headcount": "Headcount (FTE)", "annual_salary": "Annual salary", "annu
          "hiring_lag_days": "Hiring lag (d)"}
 TIMING = {"start_month": "Start month", "ramp_months": "Ramp (months)", "duration_months": "Duration (months)",
           "one_off_cost": "One-off cost", "monthly_cost": "Monthly cost"}
-VALUE_WIDTH = 10  # a lever value's column in the panel (its input is as wide)
+VALUE_WIDTH = 10  # the column of a lever's value in the list
 # the operation first, so that it never wraps onto a line of its own: '+ Training hours  24' adds 24 hours
 OPERATION = {"add": "+ {target}", "scale": "× {target}", "set": "= {target}"}  # + adds, × scales, = sets it to
 
