@@ -182,12 +182,13 @@ class LeverPanel(Vertical):
         first = next(iter(self.levers), None)
         if first is not None:
             self.edit(first)
-            listing.highlighted = listing.get_option_index(first)
 
     def edit(self, ident: str, focus: bool = False) -> None:
-        """Put lever `ident` in the input (its text, its path as the tooltip) without that counting as an edit; with
-        `focus`, move the keys to the input (its text selected, so typing replaces it)."""
+        """Highlight lever `ident` and put it in the input (its text, its path as the tooltip) without that counting
+        as an edit; with `focus`, move the keys to the input (its text selected, so typing replaces it)."""
         self.editing = ident
+        listing = self.query_one(LeverList)
+        listing.highlighted = listing.get_option_index(ident)  # (already so when the list's own keys chose it)
         box = self.query_one("#lever-editor", Input)
         with box.prevent(Input.Changed):
             box.value = self.texts[ident]
@@ -229,8 +230,6 @@ class LeverPanel(Vertical):
         if ident is None:
             return None
         self.edit(ident)
-        listing = self.query_one(LeverList)
-        listing.highlighted = listing.get_option_index(ident)
         return self.query_one("#lever-editor", Input)
 
     def mark(self, path: str, error: str | None) -> None:
