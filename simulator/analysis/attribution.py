@@ -114,8 +114,7 @@ def metric_of(out: RunOutput, metric: str, scenario, costs_off: frozenset[str] =
     """npv and cumulative_profit at the horizon; firm_value (NPV + continuing value; initiatives whose costs are
     frozen do not run on after the horizon either); any other column: its mean over the horizon."""
     if metric == FIRM_VALUE:
-        from simulator.analysis.valuation import continuing_values
-        from simulator.experiment import ledger_frame, timeseries_frame
+        from simulator.analysis.valuation import output_values
 
         if out.strategy != "baseline" and costs_off:
             spec = next(s for s in scenario.strategies if s.name == out.strategy)
@@ -124,8 +123,7 @@ def metric_of(out: RunOutput, metric: str, scenario, costs_off: frozenset[str] =
             scenario = scenario.model_copy(update={"strategies": [
                 *scenario.strategies, spec.model_copy(update={"name": name, "initiatives": kept})]})
             out = RunOutput(name, out.replication, out.periods, out.ledger, out.events)
-        values = continuing_values(timeseries_frame([out]), ledger_frame([out]), scenario)
-        return float(values["firm_value"].iloc[0])
+        return output_values(out, scenario)["firm_value"]
     series = out.periods[metric]
     return float(series[-1]) if metric in FINAL_METRICS else float(np.mean(series))
 

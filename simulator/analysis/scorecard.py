@@ -13,9 +13,12 @@ least 2/3 is green, at least 1/3 amber.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
+from simulator.analysis.runs import Columns, last, mean, run_index, split_runs, total
 from simulator.analysis.stats import mean_ci, strategy_order
 from simulator.scenario.models import KPI, Scenario
 
@@ -38,15 +41,24 @@ def rollup_status(score: float) -> str:
     return "green" if score >= 2 / 3 - 1e-12 else "amber" if score >= 1 / 3 - 1e-12 else "red"
 
 
-def kpi_values(ts: pd.DataFrame, kpi: KPI) -> pd.Series:
-    """The KPI per (strategy, replication): its aggregation over the last `window_months` periods."""
-    last = ts.groupby(["strategy", "replication"])["period"].transform("max")
-    window = ts[ts["period"] > last - kpi.window_months]
-    grouped = window.groupby(["strategy", "replication"], sort=True)[kpi.metric]
+def run_kpi(periods: Columns, kpi: KPI) -> float:
+    """One run's KPI (columns as in `RunOutput.periods`): its aggregation over the run's last `window_months`
+    periods, NaN skipped (NaN when nothing is left; a sum of nothing is 0)."""
+    period = np.asarray(periods["period"])
+    window = period > period.max() - kpi.window_months
+    values = np.asarray(periods[kpi.metric], dtype=float)[window]
+    if not values.size:
+        return math.nan
     if kpi.aggregation == "last":
-        ordered = window.sort_values("period").groupby(["strategy", "replication"], sort=True)[kpi.metric]
-        return ordered.last()
-    return grouped.mean() if kpi.aggregation == "mean" else grouped.sum()
+        return last(values[np.argsort(period[window], kind="stable")])
+    return mean(values) if kpi.aggregation == "mean" else total(values)
+
+
+def kpi_values(ts: pd.DataFrame, kpi: KPI) -> pd.Series:
+    """The KPI per (strategy, replication), sorted: `run_kpi` of each run's rows."""
+    runs = split_runs(ts, ("period", kpi.metric))
+    keys = sorted(runs)
+    return pd.Series([run_kpi(runs[key], kpi) for key in keys], index=run_index(keys), name=kpi.metric, dtype=float)
 
 
 def _kpis(scenario: Scenario):
@@ -114,25 +126,31 @@ def _rollup_p_green(group: pd.DataFrame, weights: np.ndarray) -> float:
     return float(np.mean([rollup_status(v) == "green" for v in _weighted(scores, weights)]))
 
 
-def perspective_greens(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    """Per (strategy, replication): 1.0 where a perspective's roll-up is green in that replication, per perspective
-    (`green_<perspective>`), and `all_green` when every perspective is. A decision over assumptions averages these
-    over replications and draws: P(every perspective green)."""
-    keys = ["strategy", "replication"]
-    runs = ts[keys].drop_duplicates().set_index(keys).sort_index().index
-    out = pd.DataFrame(index=runs)
-    everything = np.ones(len(runs), dtype=bool)
+def run_greens(periods: Columns, scenario: Scenario) -> dict[str, float]:
+    """One run's `green_<perspective>`: 1.0 where the perspective's roll-up of the run's KPI statuses is green, and
+    `all_green`: 1.0 when every perspective is."""
+    out: dict[str, float] = {}
+    everything = True
     for persp in scenario.scorecard.perspectives:
         kpis = [kpi for obj in persp.objectives for kpi in obj.kpis]
         if not kpis:
             continue
-        scores = np.array([[SCORE[status(v, kpi)] for v in kpi_values(ts, kpi).reindex(runs).to_numpy(dtype=float)]
-                           for kpi in kpis])
-        green = np.array([rollup_status(v) == "green" for v in _weighted(scores, np.array([k.weight for k in kpis]))])
-        out[f"green_{persp.name}"] = green.astype(float)
+        scores = np.array([SCORE[status(run_kpi(periods, kpi), kpi)] for kpi in kpis])
+        green = rollup_status(float(_weighted(scores, np.array([k.weight for k in kpis])))) == "green"
+        out[f"green_{persp.name}"] = float(green)
         everything &= green
-    out["all_green"] = everything.astype(float)
-    return out.reset_index()
+    out["all_green"] = float(everything)
+    return out
+
+
+def perspective_greens(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Per (strategy, replication), sorted: its `run_greens`. A decision over assumptions averages these over
+    replications and draws: P(every perspective green)."""
+    runs = split_runs(ts, ("period", *(kpi.metric for _p, _o, kpi in _kpis(scenario))))
+    keys = sorted(runs)
+    columns = [f"green_{p.name}" for p in scenario.scorecard.perspectives if any(o.kpis for o in p.objectives)]
+    return pd.DataFrame([run_greens(runs[key], scenario) for key in keys], index=run_index(keys),
+                        columns=[*columns, "all_green"], dtype=float).reset_index()
 
 
 def status_over_time(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:

@@ -46,11 +46,9 @@ def kpi_of(out: RunOutput, metric: str, scenario=None) -> float:
     """The KPI of one run: final NPV for 'npv' (and 'cumulative_profit'), firm value for 'firm_value' (needs the
     run's scenario), else the metric's mean over the last 12 periods."""
     if metric == FIRM_VALUE:
-        from simulator.analysis.valuation import continuing_values
-        from simulator.experiment import ledger_frame, timeseries_frame
+        from simulator.analysis.valuation import output_values
 
-        values = continuing_values(timeseries_frame([out]), ledger_frame([out]), scenario)
-        return float(values["firm_value"].iloc[0])
+        return output_values(out, scenario)["firm_value"]
     series = out.periods[metric]
     return float(series[-1]) if metric in ("npv", "cumulative_profit") else float(np.mean(series[-12:]))
 

@@ -11,22 +11,41 @@ headcount, annualised; its replications can disagree widely (a symmetric interva
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from simulator.analysis.runs import Columns, last, mean, run_index, split_runs, total
 from simulator.analysis.stats import bounded_mean_ci, format_money, mean_ci
 from simulator.results import SUMMARY_METRICS
 
 
+def run_figures(periods: Columns) -> dict[str, float]:
+    """One run's headline figures, from its time series (columns as in `RunOutput.periods`): final NPV, cumulative
+    revenue, final active customers, staff turnover (quits / mean headcount, annualised), mean satisfaction."""
+    period = np.asarray(periods["period"])
+    order = np.argsort(period, kind="stable")
+
+    def column(name: str) -> np.ndarray:
+        return np.asarray(periods[name], dtype=float)[order]
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # no headcount: inf or NaN, as pandas divides
+        turnover = float(np.float64(total(column("employee_quits"))) / np.float64(mean(column("headcount")))
+                         * (12.0 / period.size))
+    return {"npv": last(column("npv")), "cumulative_revenue": total(column("revenue")),
+            "active_customers": last(column("active_customers")), "employee_turnover": turnover,
+            "customer_satisfaction": mean(column("customer_satisfaction"))}
+
+
+FIGURE_COLUMNS = ("npv", "revenue", "active_customers", "employee_quits", "headcount", "customer_satisfaction")
+"""The time-series columns the headline figures read."""
+
+
 def per_replication(ts: pd.DataFrame) -> pd.DataFrame:
-    """One row per (strategy, replication) with each headline figure."""
-    g = ts.sort_values("period").groupby(["strategy", "replication"], sort=False)
-    out = pd.DataFrame({
-        "npv": g["npv"].last(),
-        "cumulative_revenue": g["revenue"].sum(),
-        "active_customers": g["active_customers"].last(),
-        "employee_turnover": g["employee_quits"].sum() / g["headcount"].mean() * (12.0 / g["period"].count()),
-        "customer_satisfaction": g["customer_satisfaction"].mean(),
-    })
+    """One row per (strategy, replication), in order of first appearance, with each headline figure (`run_figures`
+    of the run's own rows)."""
+    runs = split_runs(ts, ("period", *FIGURE_COLUMNS))
+    out = pd.DataFrame([run_figures(periods) for periods in runs.values()], index=run_index(list(runs)),
+                       columns=list(SUMMARY_METRICS), dtype=float)
     return out.reset_index()
 
 
@@ -98,3 +117,19 @@ def decision_summaries(ts: pd.DataFrame, ledger: pd.DataFrame, scenario, summari
     values = values[["continuing_value", "firm_value"]].reset_index()
     return summaries.merge(values, on=keys, how="left").merge(perspective_greens(ts, scenario), on=keys, how="left")
 
+
+def output_summary(output) -> pd.DataFrame:
+    """`per_replication` of one `RunOutput`, from its own arrays: the same row to the last bit, without its frame."""
+    return pd.DataFrame([{"strategy": output.strategy, "replication": output.replication,
+                          **run_figures(output.periods)}])
+
+
+def output_decision_summary(output, scenario, summary: pd.DataFrame) -> pd.DataFrame:
+    """`decision_summaries` of one `RunOutput` (`summary`: its `per_replication` row), from the run's own arrays:
+    the same figures to the last bit, without building its frames (a worker of `spc decide` does this per run)."""
+    from simulator.analysis.scorecard import run_greens
+    from simulator.analysis.valuation import output_values
+
+    values = output_values(output, scenario)
+    return summary.assign(continuing_value=values["continuing_value"], firm_value=values["firm_value"],
+                          **run_greens(output.periods, scenario))

@@ -50,6 +50,7 @@ import pandas as pd
 
 from simulator.analysis.comparison import discount_factors
 from simulator.analysis.customer_value import monthly_rate, retention_from_exposure
+from simulator.analysis.runs import Columns, last, mean, run_index, split_runs, total
 from simulator.analysis.stats import mean_ci, strategy_order
 
 WINDOW_MONTHS = 12
@@ -58,11 +59,17 @@ CONTINUING_COST_COLUMNS: tuple[str, ...] = (
 )
 """Time-series columns of the continuing costs (missing ones count as 0)."""
 
-RUN_KEYS = ["strategy", "replication"]
 VALUATION_COLUMNS: tuple[str, ...] = (
     "npv", "active_customers", "continuing_costs", "cost_per_customer", "value_at_horizon", "discount_factor",
     "continuing_value", "firm_value",
 )
+TIMESERIES_COLUMNS: tuple[str, ...] = (
+    "period", "discounted_profit", "active_customers", "cost_to_serve", *CONTINUING_COST_COLUMNS)
+"""The time-series columns a valuation reads."""
+LEDGER_COLUMNS: tuple[str, ...] = (
+    "segment", "active", "tenure_months", "revenue", "cost_of_goods", "cost_to_serve", "churn_hazard", "joined_day",
+    "left_day")
+"""The ledger columns a valuation reads (churn_hazard, joined_day and left_day when the ledger has them)."""
 
 
 def running_initiative_cost(scenario, strategy: str, horizon_day: float) -> float:
@@ -77,113 +84,111 @@ def running_initiative_cost(scenario, strategy: str, horizon_day: float) -> floa
                      if policy.start_day(ini) < horizon_day < policy.end_day(ini)))
 
 
-def segment_values(ledger: pd.DataFrame, horizon_months: pd.Series, period_days: float, monthly_discount: float,
-                   window_months: int = WINDOW_MONTHS) -> pd.DataFrame:
-    """Per (strategy, replication, segment): active customers N, margin m, hazard, retention r, margin multiple.
+def _margin_multiples(ledger: Columns, horizon: float, period_days: float, monthly_discount: float,
+                      window_months: int = WINDOW_MONTHS) -> tuple[float, float, float]:
+    """One run's (N, Σ_s m_s · M_s, Σ_s M_s) over its segments: active customers, and the segments' monthly margins
+    weighted by their margin multiples M_s (Σ over the segment's active customers of r/(1 + i − r))."""
+    segment = pd.factorize(np.asarray(ledger["segment"]))[0]  # segments in order of first appearance
+    n_segments = int(segment.max()) + 1 if segment.size else 0
+    active = np.asarray(ledger["active"]).astype(bool)
 
-    `horizon_months` maps (strategy, replication) to the run's horizon in periods.
-    """
-    if horizon_months.nunique() == 1:  # the usual case: every run has the same horizon
-        horizon = np.full(len(ledger), float(horizon_months.iloc[0]))
-    else:
-        rows = horizon_months.index.get_indexer(pd.MultiIndex.from_arrays([ledger[k] for k in RUN_KEYS]))
-        horizon = np.where(rows >= 0, horizon_months.to_numpy(dtype=float)[rows], np.nan)
-    end_day = horizon * period_days
-    active = ledger["active"].astype(bool).to_numpy()
-    tenure = ledger["tenure_months"].to_numpy(dtype=float)
-    df = pd.DataFrame({
-        "strategy": ledger["strategy"], "replication": ledger["replication"], "segment": ledger["segment"],
-        "active": active, "lost": ~active, "exposure": tenure,
-        "margin": (ledger["revenue"] - ledger["cost_of_goods"] - ledger["cost_to_serve"]).to_numpy(dtype=float),
-    })
-    own_hazard = "churn_hazard" in ledger.columns
-    if own_hazard:  # each active customer's own hazard at the horizon, as the model sets it
-        r_own = np.exp(-np.nan_to_num(ledger["churn_hazard"].to_numpy(dtype=float), nan=np.inf))
-        df["own_multiple"] = np.where(active, r_own / (1 + monthly_discount - r_own), 0.0)
-    windowed = {"joined_day", "left_day"} <= set(ledger.columns)
-    if windowed:
-        start = np.maximum(end_day - window_months * period_days, 0.0)
-        left = ledger["left_day"].to_numpy(dtype=float)
+    def by_segment(x: np.ndarray) -> np.ndarray:  # a pandas grouped sum: NaN skipped
+        x = np.asarray(x, dtype=float)
+        return np.bincount(segment, weights=np.where(np.isnan(x), 0.0, x), minlength=n_segments)
+
+    customers = np.bincount(segment[active], minlength=n_segments).astype(float)
+    defections = np.bincount(segment[~active], minlength=n_segments).astype(float)
+    customer_months = by_segment(ledger["tenure_months"])
+    margin = (np.asarray(ledger["revenue"], dtype=float) - np.asarray(ledger["cost_of_goods"], dtype=float)
+              - np.asarray(ledger["cost_to_serve"], dtype=float))
+    margin_total = by_segment(margin)
+    exposure, lost = customer_months, defections
+    if "joined_day" in ledger and "left_day" in ledger:  # retention observed over the last 12 months of exposure
+        end_day = horizon * period_days
+        start = max(end_day - window_months * period_days, 0.0)
+        left = np.asarray(ledger["left_day"], dtype=float)
         stop = np.minimum(np.where(np.isnan(left), end_day, left), end_day)
-        df["window_exposure"] = np.clip(stop - np.maximum(ledger["joined_day"].to_numpy(dtype=float), start), 0.0,
-                                        None) / period_days
-        df["window_lost"] = ~np.isnan(left) & (left >= start) & (left <= end_day)
-    g = df.groupby(["strategy", "replication", "segment"], sort=False)
-    out = pd.DataFrame({
-        "customers": g["active"].sum().astype(float),
-        "customer_months": g["exposure"].sum(),
-        "defections": g["lost"].sum().astype(float),
-        "margin_total": g["margin"].sum(),
-    })
-    if windowed:
-        out["window_months"] = g["window_exposure"].sum()
-        out["window_defections"] = g["window_lost"].sum().astype(float)
-        use_window = out["window_months"] > 0
-    else:
-        use_window = pd.Series(False, index=out.index)
-    run_horizon = out.index.droplevel("segment").map(horizon_months).to_numpy(dtype=float)
-    out["retention_from"] = np.where(use_window & (run_horizon > window_months), f"last {window_months} months",
-                                     "whole run")
-    exposure = out["window_months"].where(use_window, out["customer_months"]) if windowed else out["customer_months"]
-    lost = out["window_defections"].where(use_window, out["defections"]) if windowed else out["defections"]
+        window_exposure = np.clip(stop - np.maximum(np.asarray(ledger["joined_day"], dtype=float), start), 0.0,
+                                  None) / period_days
+        window_months_ = by_segment(window_exposure)
+        window_lost = ~np.isnan(left) & (left >= start) & (left <= end_day)
+        window_defections = np.bincount(segment[window_lost], minlength=n_segments).astype(float)
+        use_window = window_months_ > 0
+        exposure = np.where(use_window, window_months_, customer_months)
+        lost = np.where(use_window, window_defections, defections)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["hazard"] = np.where(exposure > 0, lost / exposure, 0.0)
-        out["monthly_margin"] = np.where(out["customer_months"] > 0, out["margin_total"] / out["customer_months"], 0.0)
-    out["retention"] = retention_from_exposure(out["hazard"], 1.0)
-    out["multiple"] = out["retention"] / (1 + monthly_discount - out["retention"])
-    # Σ over the segment's active customers of their margin multiples: their own hazards when the ledger has
-    # them (the model's hazard at the horizon), else the segment's observed retention for everyone
-    out["multiple_sum"] = g["own_multiple"].sum() if own_hazard else out["customers"] * out["multiple"]
+        hazard = np.where(exposure > 0, lost / exposure, 0.0)
+        monthly_margin = np.where(customer_months > 0, margin_total / customer_months, 0.0)
+    if "churn_hazard" in ledger:  # each active customer's own hazard at the horizon, as the model sets it
+        r_own = np.exp(-np.nan_to_num(np.asarray(ledger["churn_hazard"], dtype=float), nan=np.inf))
+        multiple_sum = by_segment(np.where(active, r_own / (1 + monthly_discount - r_own), 0.0))
+    else:  # the segment's observed retention for everyone
+        retention = retention_from_exposure(hazard, 1.0)
+        multiple_sum = customers * (retention / (1 + monthly_discount - retention))
+    return float(customers.sum()), total(monthly_margin * multiple_sum), total(multiple_sum)
+
+
+def run_values(strategy: str, periods: Columns, ledger: Columns | None, scenario) -> dict[str, float]:
+    """One run's VALUATION_COLUMNS from its own time series and customer ledger (columns as in `RunOutput`).
+    `ledger` None: no ledger is known, and continuing and firm value are NaN (`output_values` passes None for a run
+    without customers, as an empty ledger frame did)."""
+    meta = scenario.metadata
+    period_days, annual = meta.period_days, meta.discount_rate
+    period = np.asarray(periods["period"])
+    horizon = float(period.max())
+    out = {"npv": total(periods["discounted_profit"]),
+           "active_customers": last(periods["active_customers"]) if "active_customers" in periods else math.nan,
+           "discount_factor": float(discount_factors(np.array([horizon + 0.5]), annual, period_days)[0])}
+    method = getattr(getattr(scenario, "valuation", None), "method", "continuing")
+    if method == "none":
+        out.update(continuing_costs=0.0, cost_per_customer=0.0, value_at_horizon=0.0, continuing_value=0.0,
+                   firm_value=out["npv"])
+        return out
+    # continuing costs: monthly run-rate of the last 12 periods, plus initiatives still running
+    window = period > horizon - WINDOW_MONTHS
+    present = [np.asarray(periods[c], dtype=float)[window] for c in CONTINUING_COST_COLUMNS if c in periods]
+    run_rate = 0.0
+    if present:  # each period's continuing costs (NaN as 0), then their mean
+        per_period = np.zeros(int(window.sum()))
+        for column in present:
+            per_period = per_period + np.where(np.isnan(column), 0.0, column)
+        run_rate = mean(per_period) if per_period.size else 0.0
+    out["continuing_costs"] = run_rate + running_initiative_cost(scenario, strategy, horizon * period_days)
+    if ledger is None:
+        out.update(cost_per_customer=math.nan, value_at_horizon=math.nan, continuing_value=math.nan,
+                   firm_value=math.nan)
+        return out
+    if "cost_to_serve" in periods:  # allocated to no customer (fixed workloads): a continuing cost
+        out["continuing_costs"] += (total(periods["cost_to_serve"]) - total(ledger["cost_to_serve"])) / horizon
+    n_active, margin_value, weighted_multiple = _margin_multiples(ledger, horizon, period_days, monthly_rate(annual))
+    o = out["continuing_costs"] / n_active if n_active > 0 else 0.0
+    out["cost_per_customer"] = o
+    # Σ N_s (m_s - o) mult_s = Σ N_s m_s mult_s - o Σ N_s mult_s
+    out["value_at_horizon"] = margin_value - o * weighted_multiple if n_active > 0 else 0.0
+    out["continuing_value"] = out["value_at_horizon"] * out["discount_factor"]
+    out["firm_value"] = out["npv"] + out["continuing_value"]
     return out
 
 
-def continuing_values(ts: pd.DataFrame, ledger: pd.DataFrame, scenario) -> pd.DataFrame:
+def continuing_values(ts: pd.DataFrame, ledger: pd.DataFrame | None, scenario) -> pd.DataFrame:
     """Per (strategy, replication): NPV, continuing value at the horizon and at time 0, and firm value.
 
-    Columns: VALUATION_COLUMNS. With method `none` the continuing value is 0. A run without a customer
-    ledger (e.g. a live view before the ledger is built) gets NaN continuing and firm values."""
-    meta = scenario.metadata
-    period_days, annual = meta.period_days, meta.discount_rate
-    g = ts.groupby(RUN_KEYS, sort=False)
-    horizon = g["period"].max()
-    out = pd.DataFrame({"npv": g["discounted_profit"].sum()})
-    out["active_customers"] = g["active_customers"].last() if "active_customers" in ts.columns else np.nan
-    out["discount_factor"] = discount_factors(horizon.to_numpy() + 0.5, annual, period_days)
-    method = getattr(getattr(scenario, "valuation", None), "method", "continuing")
-    if method == "none":
-        for col in ("continuing_costs", "cost_per_customer", "value_at_horizon", "continuing_value"):
-            out[col] = 0.0
-        out["firm_value"] = out["npv"]
-        return out[list(VALUATION_COLUMNS)]
+    Columns: VALUATION_COLUMNS; runs in order of first appearance. Each run is valued on its own rows
+    (`run_values`), so its figures do not depend on the other runs in the frames. With method `none` the
+    continuing value is 0. Without a customer ledger (e.g. a live view before the ledger is built) continuing and
+    firm values are NaN; a run with no rows in a ledger that others have has none (0)."""
+    runs = split_runs(ts, TIMESERIES_COLUMNS)
+    ledgers = None if ledger is None or ledger.empty else split_runs(ledger, LEDGER_COLUMNS)
+    empty = None if ledgers is None else {c: ledger[c].to_numpy()[:0] for c in LEDGER_COLUMNS if c in ledger.columns}
+    rows = [run_values(key[0], periods, None if ledgers is None else ledgers.get(key, empty), scenario)
+            for key, periods in runs.items()]
+    return pd.DataFrame(rows, index=run_index(list(runs)), columns=list(VALUATION_COLUMNS))
 
-    # continuing costs: monthly run-rate of the last 12 periods, plus initiatives still running
-    last = ts[ts["period"] > g["period"].transform("max") - WINDOW_MONTHS]
-    present = [c for c in CONTINUING_COST_COLUMNS if c in ts.columns]
-    run_rate = last.assign(_cc=last[present].sum(axis=1) if present else 0.0).groupby(RUN_KEYS, sort=False)["_cc"].mean()
-    running = pd.Series([running_initiative_cost(scenario, s, h * period_days) for (s, _), h in horizon.items()],
-                        index=horizon.index)
-    out["continuing_costs"] = run_rate.reindex(out.index).fillna(0.0) + running
 
-    if ledger is None or ledger.empty:
-        out["cost_per_customer"] = out["value_at_horizon"] = out["continuing_value"] = out["firm_value"] = np.nan
-        return out[list(VALUATION_COLUMNS)]
-    if "cost_to_serve" in ts.columns:  # allocated to no customer (fixed workloads): a continuing cost
-        unattributed = g["cost_to_serve"].sum() - ledger.groupby(RUN_KEYS, sort=False)["cost_to_serve"].sum()
-        out["continuing_costs"] += (unattributed.reindex(out.index).fillna(g["cost_to_serve"].sum()) / horizon)
-    seg = segment_values(ledger, horizon, period_days, monthly_rate(annual))
-    runs = seg.groupby(level=RUN_KEYS, sort=False)
-    n_active = runs["customers"].sum().reindex(out.index).fillna(0.0)
-    margin_value = (seg["monthly_margin"] * seg["multiple_sum"]).groupby(level=RUN_KEYS).sum()
-    weighted_multiple = seg["multiple_sum"].groupby(level=RUN_KEYS).sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        o = np.where(n_active > 0, out["continuing_costs"] / n_active, 0.0)
-    out["cost_per_customer"] = o
-    # Σ N_s (m_s - o) mult_s = Σ N_s m_s mult_s - o Σ N_s mult_s
-    value = margin_value.reindex(out.index).fillna(0.0) - o * weighted_multiple.reindex(out.index).fillna(0.0)
-    out["value_at_horizon"] = np.where(n_active > 0, value, 0.0)
-    out["continuing_value"] = out["value_at_horizon"] * out["discount_factor"]
-    out["firm_value"] = out["npv"] + out["continuing_value"]
-    return out[list(VALUATION_COLUMNS)]
+def output_values(output, scenario) -> dict[str, float]:
+    """`run_values` of one `RunOutput` (firm value of a worker's run, a counterfactual run, a sensitivity run)."""
+    ledger = output.ledger if output.ledger and len(next(iter(output.ledger.values()))) else None
+    return run_values(output.strategy, output.periods, ledger, scenario)
 
 
 def valuation_summary(values: pd.DataFrame, strategies=None) -> pd.DataFrame:

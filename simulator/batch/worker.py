@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from simulator.analysis.summary import decision_summaries, per_replication
+from simulator.analysis.summary import output_decision_summary, output_summary
 from simulator.engine.model import RunOutput, run_once
 from simulator.experiment import ledger_frame, timeseries_frame
 from simulator.graph.compiler import CompiledModel, compile_scenario
@@ -92,8 +92,8 @@ def run_part(part: Part) -> ChunkResult:
         start = time.perf_counter()
         outputs.append(run_once(model, strategy, replication, part.seed, part.months))
         seconds.append(time.perf_counter() - start)
-    # each task's figures from its own frames only: a pandas reduction over several runs can round a run's
-    # figure differently in the last bit, so results would depend on how tasks were chunked (executor, timing)
+    # each task's figures from its own arrays only (analysis.runs), so they do not depend on how tasks were chunked
+    # (executor, timing); pandas' grouped reductions over several runs could round a figure differently in the last bit
     summaries = pd.concat([_summaries(out, model.scenario, part.outputs) for out in outputs], ignore_index=True)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     tasks = pd.DataFrame({"strategy": [t[0] for t in part.tasks], "replication": [t[1] for t in part.tasks],
@@ -112,9 +112,8 @@ def run_part(part: Part) -> ChunkResult:
 
 def _summaries(output: RunOutput, scenario, outputs: str) -> pd.DataFrame:
     """One run's row of the summaries table (with firm value and scorecard greens for a decision)."""
-    ts = timeseries_frame([output])
-    summary = per_replication(ts)
-    return decision_summaries(ts, ledger_frame([output]), scenario, summary) if outputs == "decision" else summary
+    summary = output_summary(output)
+    return output_decision_summary(output, scenario, summary) if outputs == "decision" else summary
 
 
 def run_chunk(chunk: Chunk) -> list[ChunkResult]:
