@@ -7,7 +7,7 @@ Each of 12 runs (baseline and the five strategies, replications 0 and 1) is time
 after the kernels are loaded; prints baseline replication 0 (bench_engine's section 2) min and median, and the
 mean over the 12 runs of their min and of their median, with the load average. Issue 12's target: <= 0.05 s.
 Then the CPU of the figures a worker of `spc decide` keeps from each run (headline figures, firm value, the
-scorecard's perspective greens: `batch.worker._summaries`), as a share of the run's own CPU (until 2026-11-25 pandas
+scorecard's perspective greens: `batch.worker._summary`), as a share of the run's own CPU (until 2026-11-25 pandas
 made them ~98% of it). To compare two versions, run it alternately from each tree.
 """
 
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from simulator import compile_file
-from simulator.batch.worker import _summaries
+from simulator.batch.worker import _summary
 from simulator.engine import _numba, service
 from simulator.engine.model import run_once
 
@@ -47,7 +47,7 @@ def main() -> None:
             out = run_once(model, strategy, rep, 1)
             ts.append(time.process_time() - c0)
             c0 = time.process_time()
-            _summaries(out, model.scenario, "decision")
+            _summary(out, model.scenario, "decision")
             figures[(strategy, rep)].append(time.process_time() - c0)
     base = times[("baseline", 0)]
     mins = [min(ts) for ts in times.values()]
@@ -56,7 +56,7 @@ def main() -> None:
           f"{statistics.median(base) * 1e3:.1f} ms; {len(times)} runs: mean of mins {sum(mins) / len(mins) * 1e3:.1f} ms, "
           f"mean of medians {sum(meds) / len(meds) * 1e3:.1f} ms ({args.rounds} rounds)")
     fig = [min(ts) for ts in figures.values()]
-    print(f"a decision's figures of a run (batch.worker._summaries): mean of mins {sum(fig) / len(fig) * 1e3:.2f} ms, "
+    print(f"a decision's figures of a run (batch.worker._summary): mean of mins {sum(fig) / len(fig) * 1e3:.2f} ms, "
           f"{sum(fig) / sum(mins):.1%} of the runs' CPU")
 
 

@@ -13,13 +13,7 @@ import pytest
 from simulator import compile_file
 from simulator.analysis.runs import last, mean, run_rows, total
 from simulator.analysis.scorecard import kpi_values, perspective_greens, run_greens, run_kpi
-from simulator.analysis.summary import (
-    decision_summaries,
-    output_decision_summary,
-    output_summary,
-    per_replication,
-    run_figures,
-)
+from simulator.analysis.summary import decision_summaries, output_row, per_replication, run_figures
 from simulator.analysis.valuation import VALUATION_COLUMNS, continuing_values, output_values
 from simulator.engine.model import run_once
 from simulator.experiment import ledger_frame, timeseries_frame
@@ -62,8 +56,8 @@ def test_a_workers_decision_row_is_decision_summaries_of_the_runs_frames(shipped
     for out in outs[::4]:
         ts = timeseries_frame([out])
         summary = per_replication(ts)
-        pd.testing.assert_frame_equal(output_summary(out), summary, check_exact=True)
-        pd.testing.assert_frame_equal(output_decision_summary(out, sc, summary),
+        pd.testing.assert_frame_equal(pd.DataFrame([output_row(out)]), summary, check_exact=True)
+        pd.testing.assert_frame_equal(pd.DataFrame([output_row(out, sc)]),
                                       decision_summaries(ts, ledger_frame([out]), sc, summary), check_exact=True)
 
 

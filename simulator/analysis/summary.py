@@ -118,18 +118,17 @@ def decision_summaries(ts: pd.DataFrame, ledger: pd.DataFrame, scenario, summari
     return summaries.merge(values, on=keys, how="left").merge(perspective_greens(ts, scenario), on=keys, how="left")
 
 
-def output_summary(output) -> pd.DataFrame:
-    """`per_replication` of one `RunOutput`, from its own arrays: the same row to the last bit, without its frame."""
-    return pd.DataFrame([{"strategy": output.strategy, "replication": output.replication,
-                          **run_figures(output.periods)}])
+def output_row(output, scenario=None) -> dict:
+    """One `RunOutput`'s row of the summaries table, from its own arrays: its `per_replication` row, and with a
+    `scenario` also its `decision_summaries` columns (continuing and firm value, the perspectives' greens). The same
+    figures to the last bit as the frame functions give, without building the run's frames (a worker of `spc decide`
+    does this per run)."""
+    row = {"strategy": output.strategy, "replication": output.replication, **run_figures(output.periods)}
+    if scenario is not None:
+        from simulator.analysis.scorecard import run_greens
+        from simulator.analysis.valuation import output_values
 
-
-def output_decision_summary(output, scenario, summary: pd.DataFrame) -> pd.DataFrame:
-    """`decision_summaries` of one `RunOutput` (`summary`: its `per_replication` row), from the run's own arrays:
-    the same figures to the last bit, without building its frames (a worker of `spc decide` does this per run)."""
-    from simulator.analysis.scorecard import run_greens
-    from simulator.analysis.valuation import output_values
-
-    values = output_values(output, scenario)
-    return summary.assign(continuing_value=values["continuing_value"], firm_value=values["firm_value"],
-                          **run_greens(output.periods, scenario))
+        values = output_values(output, scenario)
+        row.update(continuing_value=values["continuing_value"], firm_value=values["firm_value"],
+                   **run_greens(output.periods, scenario))
+    return row

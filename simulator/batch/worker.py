@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from simulator.analysis.summary import output_decision_summary, output_summary
+from simulator.analysis.summary import output_row
 from simulator.engine.model import RunOutput, run_once
 from simulator.experiment import ledger_frame, timeseries_frame
 from simulator.graph.compiler import CompiledModel, compile_scenario
@@ -94,7 +94,7 @@ def run_part(part: Part) -> ChunkResult:
         seconds.append(time.perf_counter() - start)
     # each task's figures from its own arrays only (analysis.runs), so they do not depend on how tasks were chunked
     # (executor, timing); pandas' grouped reductions over several runs could round a figure differently in the last bit
-    summaries = pd.concat([_summaries(out, model.scenario, part.outputs) for out in outputs], ignore_index=True)
+    summaries = pd.DataFrame([_summary(out, model.scenario, part.outputs) for out in outputs])
     worker = f"{socket.gethostname()}:{os.getpid()}"
     tasks = pd.DataFrame({"strategy": [t[0] for t in part.tasks], "replication": [t[1] for t in part.tasks],
                           "seed": part.seed, "seconds": seconds, "worker": worker})
@@ -110,10 +110,9 @@ def run_part(part: Part) -> ChunkResult:
                        _keyed(ledger, part.run_id), _keyed(summaries, part.run_id))
 
 
-def _summaries(output: RunOutput, scenario, outputs: str) -> pd.DataFrame:
+def _summary(output: RunOutput, scenario, outputs: str) -> dict:
     """One run's row of the summaries table (with firm value and scorecard greens for a decision)."""
-    summary = output_summary(output)
-    return output_decision_summary(output, scenario, summary) if outputs == "decision" else summary
+    return output_row(output, scenario if outputs == "decision" else None)
 
 
 def run_chunk(chunk: Chunk) -> list[ChunkResult]:
