@@ -110,11 +110,11 @@ def _margin_multiples(ledger: Columns, horizon: float, period_days: float, month
         stop = np.minimum(np.where(np.isnan(left), end_day, left), end_day)
         window_exposure = np.clip(stop - np.maximum(np.asarray(ledger["joined_day"], dtype=float), start), 0.0,
                                   None) / period_days
-        window_months_ = by_segment(window_exposure)
+        window_customer_months = by_segment(window_exposure)
         window_lost = ~np.isnan(left) & (left >= start) & (left <= end_day)
         window_defections = np.bincount(segment[window_lost], minlength=n_segments).astype(float)
-        use_window = window_months_ > 0
-        exposure = np.where(use_window, window_months_, customer_months)
+        use_window = window_customer_months > 0
+        exposure = np.where(use_window, window_customer_months, customer_months)
         lost = np.where(use_window, window_defections, defections)
     with np.errstate(divide="ignore", invalid="ignore"):
         hazard = np.where(exposure > 0, lost / exposure, 0.0)
@@ -179,7 +179,7 @@ def continuing_values(ts: pd.DataFrame, ledger: pd.DataFrame | None, scenario) -
     firm values are NaN; a run with no rows in a ledger that others have has none (0)."""
     runs = split_runs(ts, TIMESERIES_COLUMNS)
     ledgers = None if ledger is None or ledger.empty else split_runs(ledger, LEDGER_COLUMNS)
-    empty = None if ledgers is None else {c: ledger[c].to_numpy()[:0] for c in LEDGER_COLUMNS if c in ledger.columns}
+    empty = None if ledgers is None else {c: np.zeros(0) for c in LEDGER_COLUMNS if c in ledger.columns}
     rows = [run_values(key[0], periods, None if ledgers is None else ledgers.get(key, empty), scenario)
             for key, periods in runs.items()]
     return pd.DataFrame(rows, index=run_index(list(runs)), columns=list(VALUATION_COLUMNS))
