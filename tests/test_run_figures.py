@@ -95,3 +95,13 @@ def test_runs_are_split_in_order_of_first_appearance_with_their_rows_in_frame_or
     assert list(rows) == [("b", 0), ("a", 1), ("b", 1)]
     assert [r.tolist() for r in rows.values()] == [[0, 2], [1, 3], [4]]
     assert run_rows(frame.iloc[:0]) == {}
+
+
+def test_a_run_missing_from_a_shared_ledger_has_no_continuing_value_and_without_a_ledger_it_is_unknown(shipped):
+    sc, outs, ts, ledger = shipped
+    first = (outs[0].strategy, outs[0].replication)
+    values = continuing_values(ts, ledger[(ledger["strategy"] == first[0]) & (ledger["replication"] == first[1])], sc)
+    others = values.drop(index=first)
+    assert (others["continuing_value"] == 0).all() and (others["firm_value"] == others["npv"]).all()
+    assert values.loc[first].tolist() == continuing_values(ts, ledger, sc).loc[first].tolist()
+    assert continuing_values(ts, None, sc)["firm_value"].isna().all()
