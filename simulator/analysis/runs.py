@@ -60,21 +60,23 @@ def run_index(keys: list[tuple]) -> pd.MultiIndex:
         [pd.Index([], dtype=object), pd.Index([], dtype="int64")], names=RUN_KEYS)
 
 
+def _present(values: np.ndarray) -> np.ndarray:
+    x = np.asarray(values, dtype=float)
+    return x[~np.isnan(x)]
+
+
 def total(values: np.ndarray) -> float:
     """The sum, NaN skipped (a pandas sum): correctly rounded (math.fsum), so it does not depend on the order."""
-    x = np.asarray(values, dtype=float)
-    return math.fsum(x[~np.isnan(x)].tolist())
+    return math.fsum(_present(values).tolist())
 
 
 def mean(values: np.ndarray) -> float:
     """The mean, NaN skipped (NaN when nothing is left): `total` / count."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    return math.fsum(x.tolist()) / x.size if x.size else math.nan
+    x = _present(values)
+    return total(x) / x.size if x.size else math.nan
 
 
 def last(values: np.ndarray) -> float:
     """The last value that is not NaN (a pandas groupby last), NaN when there is none."""
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
+    x = _present(values)
     return float(x[-1]) if x.size else math.nan

@@ -126,15 +126,20 @@ def _rollup_p_green(group: pd.DataFrame, weights: np.ndarray) -> float:
     return float(np.mean([rollup_status(v) == "green" for v in _weighted(scores, weights)]))
 
 
+def _perspective_kpis(scenario: Scenario):
+    """Each perspective that has KPIs, with its KPIs (the ones a roll-up scores)."""
+    for persp in scenario.scorecard.perspectives:
+        kpis = [kpi for obj in persp.objectives for kpi in obj.kpis]
+        if kpis:
+            yield persp, kpis
+
+
 def run_greens(periods: Columns, scenario: Scenario) -> dict[str, float]:
     """One run's `green_<perspective>`: 1.0 where the perspective's roll-up of the run's KPI statuses is green, and
     `all_green`: 1.0 when every perspective is."""
     out: dict[str, float] = {}
     everything = True
-    for persp in scenario.scorecard.perspectives:
-        kpis = [kpi for obj in persp.objectives for kpi in obj.kpis]
-        if not kpis:
-            continue
+    for persp, kpis in _perspective_kpis(scenario):
         scores = np.array([SCORE[status(run_kpi(periods, kpi), kpi)] for kpi in kpis])
         green = rollup_status(float(_weighted(scores, np.array([k.weight for k in kpis])))) == "green"
         out[f"green_{persp.name}"] = float(green)
@@ -148,7 +153,7 @@ def perspective_greens(ts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     replications and draws: P(every perspective green)."""
     runs = split_runs(ts, ("period", *(kpi.metric for _p, _o, kpi in _kpis(scenario))))
     keys = sorted(runs)
-    columns = [f"green_{p.name}" for p in scenario.scorecard.perspectives if any(o.kpis for o in p.objectives)]
+    columns = [f"green_{persp.name}" for persp, _ in _perspective_kpis(scenario)]
     return pd.DataFrame([run_greens(runs[key], scenario) for key in keys], index=run_index(keys),
                         columns=[*columns, "all_green"], dtype=float).reset_index()
 
